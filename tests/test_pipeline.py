@@ -1,0 +1,65 @@
+"""The tf.data pipeline: shapes, dtypes, binarization, determinism."""
+
+import numpy as np
+import pytest
+
+from vaelib import pipeline
+
+rng = np.random.default_rng(0)
+IMAGES = rng.integers(0, 256, (50, 28, 28), dtype=np.uint8)
+LABELS = rng.integers(0, 10, 50).astype(np.uint8)
+
+
+def epoch(ds):
+    return [tuple(np.asarray(t) for t in b) if isinstance(b, tuple) else np.asarray(b) for b in ds]
+
+
+@pytest.mark.parametrize("binarization", pipeline.BINARIZATIONS)
+def test_shapes_and_values(binarization):
+    ds = pipeline.make_dataset(IMAGES, LABELS, batch_size=16, binarization=binarization)
+    batches = epoch(ds)
+    assert [len(x) for x, _ in batches] == [16, 16, 16, 2]
+    x, y = batches[0]
+    assert x.shape == (16, 784) and x.dtype == np.float32 and y.dtype == np.int32
+    if binarization == "none":
+        assert 0.0 <= x.min() and x.max() <= 1.0 and len(np.unique(x)) > 2
+    else:
+        assert set(np.unique(x)) <= {0.0, 1.0}
+
+
+def test_unshuffled_static_matches_numpy():
+    ds = pipeline.make_dataset(IMAGES, batch_size=50, binarization="static", shuffle=False)
+    np.testing.assert_array_equal(epoch(ds)[0], pipeline.binarize(IMAGES, "static"))
+
+
+def test_dynamic_is_bernoulli_of_intensity():
+    images = np.full((2000, 28, 28), 64, np.uint8)
+    x = epoch(pipeline.make_dataset(images, batch_size=2000, binarization="dynamic"))[0]
+    p = 64 / 255
+    assert abs(x.mean() - p) < 4 * np.sqrt(p * (1 - p) / x.size)
+
+
+def test_deterministic_under_seed_and_new_each_epoch():
+    make = lambda seed: pipeline.make_dataset(IMAGES, LABELS, batch_size=10,
+                                              binarization="dynamic", seed=seed)
+    a, b = make(1), make(1)
+    a1, a2 = epoch(a), epoch(a)
+    b1, b2 = epoch(b), epoch(b)
+    for u, v in zip(a1 + a2, b1 + b2):
+        np.testing.assert_array_equal(u[0], v[0])
+        np.testing.assert_array_equal(u[1], v[1])
+    assert not np.array_equal(a1[0][0], a2[0][0])  # a new epoch, new order and draws
+    assert not np.array_equal(a1[0][0], epoch(make(2))[0][0])
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="uint8"):
+        pipeline.make_dataset(IMAGES.astype(np.float32), batch_size=4, binarization="static")
+    with pytest.raises(ValueError, match=r"\[N, 28, 28\]"):
+        pipeline.make_dataset(IMAGES.reshape(50, 784), batch_size=4, binarization="static")
+    with pytest.raises(ValueError, match="binarization must be one of"):
+        pipeline.make_dataset(IMAGES, batch_size=4, binarization="otsu")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        pipeline.make_dataset(IMAGES, batch_size=0, binarization="static")
+    with pytest.raises(ValueError, match=r"labels must have shape \[50\]"):
+        pipeline.make_dataset(IMAGES, LABELS[:3], batch_size=4, binarization="static")

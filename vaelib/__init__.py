@@ -1,0 +1,34 @@
+"""vaelib: the shared code of the course "TensorFlow graphs and VAEs from first principles".
+
+Notation, used in every chapter, docstring and variable name:
+
+============  ==========================================================
+name          meaning
+============  ==========================================================
+``x``         an observation: a batch of flattened images, ``[batch, 784]``
+``z``         a latent code, ``[batch, latent_size]`` (or ``[num_samples, batch, latent_size]``)
+``eps``       standard normal noise used to build ``z``; never a prior sample
+``q_mu``      mean of the encoder's Gaussian q(z|x), ``[batch, latent_size]``
+``q_logvar``  log *variance* (log sigma^2) of q(z|x), always, ``[batch, latent_size]``
+``x_logits``  decoder output: Bernoulli logits of p(x|z), ``[..., batch, 784]``
+``log_px_z``  log p(x|z), per example, in nats, summed over pixels, ``[..., batch]``
+``log_pz``    log p(z) under the N(0, I) prior, summed over latents, ``[..., batch]``
+``log_qz_x``  log q(z|x), summed over latents, ``[..., batch]``
+``num_samples``  Monte Carlo / importance samples per example (k in the papers)
+============  ==========================================================
+
+Log-densities are per example, in nats, summed (never averaged) over pixels or
+latent dimensions. ``elbo()`` returns the bound itself (higher is better); the
+training loss is ``-tf.reduce_mean(elbo)``.
+"""
+
+__version__ = "0.1.0"
+
+from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
+from vaelib.pipeline import binarize, make_dataset
+from vaelib.plotting import image_grid, plot_curves
+
+__all__ = [
+    "Dataset", "DataSource", "load_dataset", "load_fashion_mnist", "load_mnist",
+    "binarize", "make_dataset", "image_grid", "plot_curves",
+]
