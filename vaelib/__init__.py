@@ -32,3 +32,11 @@ __all__ = [
     "Dataset", "DataSource", "load_dataset", "load_fashion_mnist", "load_mnist",
     "binarize", "make_dataset", "image_grid", "plot_curves",
 ]
+
+from vaelib.graphs import draw_graph
+from vaelib.mlp import MLP, Dense
+from vaelib.seed import set_seed
+from vaelib.train import FitConfig, History, NonFiniteLossError, fit, make_train_step
+
+__all__ += ["draw_graph", "MLP", "Dense", "set_seed", "FitConfig", "History",
+            "NonFiniteLossError", "fit", "make_train_step"]

@@ -1,0 +1,101 @@
+"""make_train_step and fit: one trace, learning, non-finite losses, resuming."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaelib.mlp import MLP
+from vaelib.seed import set_seed
+from vaelib.train import FitConfig, NonFiniteLossError, fit, make_train_step
+
+
+def classification_data(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0]) > 0).astype(np.int32)
+    return x, y
+
+
+def cross_entropy(model, batch):
+    x, y = batch
+    logits = model(x)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    accuracy = tf.reduce_mean(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == y, tf.float32))
+    return {"loss": loss, "accuracy": accuracy}
+
+
+def dataset(seed=0, batch_size=32):
+    x, y = classification_data()
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(200, seed=seed).batch(batch_size)
+
+
+def test_step_traces_once_across_batch_sizes():
+    model = MLP([4, 8, 2])
+    ds = dataset()  # 200 = 6 * 32 + 8: the last batch is smaller
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), cross_entropy,
+                           element_spec=ds.element_spec)
+    for _ in range(2):
+        for batch in ds:
+            step(batch)
+    assert step.experimental_get_tracing_count() == 1
+
+
+def test_fit_learns_and_records():
+    set_seed(0)
+    model = MLP([4, 16, 2])
+    history = fit(model, tf.keras.optimizers.Adam(1e-2), cross_entropy, dataset(),
+                  FitConfig(epochs=15, progress=False),
+                  evaluate=lambda m: {"n_vars": len(m.trainable_variables)})
+    assert len(history.step_loss) == 15 * 7
+    assert history.column("train_accuracy")[-1] > 0.9
+    assert history.column("train_loss")[-1] < 0.5 * history.column("train_loss")[0]
+    assert history.column("n_vars") == [4] * 15
+    with pytest.raises(KeyError, match="no metric 'test_elbo'"):
+        history.column("test_elbo")
+
+
+def test_non_finite_loss_names_step_and_metric(tmp_path):
+    model = MLP([4, 2])
+    calls = tf.Variable(0.0)
+
+    def exploding(model, batch):
+        out = cross_entropy(model, batch)
+        calls.assign_add(1.0)
+        return {**out, "loss": out["loss"] + tf.math.log(10.0 - calls)}  # log(0) on the 10th step
+
+    with pytest.raises(NonFiniteLossError, match=r"loss became -inf at step 9 \(epoch 1\).*"
+                                                 "last good checkpoint is kept"):
+        fit(model, tf.keras.optimizers.SGD(0.01), exploding, dataset(),
+            FitConfig(epochs=3, progress=False), checkpoint_dir=str(tmp_path))
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-1")  # epoch 0's, intact
+
+
+def run_resumable(checkpoint_dir, epochs, interrupt_after=None):
+    set_seed(1)
+    model = MLP([4, 8, 2], seed=3)
+
+    def stop(epoch, row):
+        if interrupt_after is not None and epoch + 1 == interrupt_after:
+            raise KeyboardInterrupt
+
+    history = fit(model, tf.keras.optimizers.Adam(1e-2), cross_entropy, lambda e: dataset(seed=e),
+                  FitConfig(epochs=epochs, progress=False), callbacks=(stop,),
+                  checkpoint_dir=checkpoint_dir)
+    return model, history
+
+
+def test_interrupted_training_resumes_to_the_same_parameters(tmp_path):
+    reference, _ = run_resumable(str(tmp_path / "a"), epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_resumable(str(tmp_path / "b"), epochs=4, interrupt_after=2)
+    resumed, history = run_resumable(str(tmp_path / "b"), epochs=4)
+    assert [row["epoch"] for row in history.epochs] == [3, 4]  # only the missing epochs ran
+    for a, b in zip(reference.trainable_variables, resumed.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        FitConfig(epochs=0)
+    with pytest.raises(ValueError, match="no trainable variables"):
+        make_train_step(tf.Module(name="empty"), tf.keras.optimizers.Adam(), cross_entropy)

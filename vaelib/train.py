@@ -1,0 +1,193 @@
+"""The compiled training step and the one training loop every chapter uses.
+
+``make_train_step`` turns a loss function into a ``tf.function`` that computes
+gradients and applies them; it is traced once for a dataset's element spec, so
+a smaller last batch does not retrace it. ``fit`` runs epochs of that step with
+a progress bar, keeps a :class:`History`, evaluates after each epoch, stops on
+a non-finite loss, and with ``checkpoint_dir`` saves every epoch and resumes
+where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from typing import Callable, Mapping, Union
+
+import tensorflow as tf
+from tqdm.std import tqdm
+
+__all__ = ["FitConfig", "History", "NonFiniteLossError", "make_train_step", "fit"]
+
+LossFn = Callable[[tf.Module, object], Mapping[str, tf.Tensor]]
+Data = Union[tf.data.Dataset, Callable[[int], tf.data.Dataset]]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss (or another metric) became NaN or infinite."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """How :func:`fit` trains.
+
+    Attributes:
+      epochs: passes over the data; positive.
+      jit_compile: compile the step with XLA.
+      progress: show a text progress bar (on stdout, so it shows in notebooks).
+      max_to_keep: checkpoints kept in ``checkpoint_dir``.
+    """
+
+    epochs: int = 10
+    jit_compile: bool = False
+    progress: bool = True
+    max_to_keep: int = 2
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs <= 0:
+            raise ValueError(f"epochs must be a positive int, got {self.epochs!r}")
+        if self.max_to_keep <= 0:
+            raise ValueError(f"max_to_keep must be positive, got {self.max_to_keep!r}")
+
+
+@dataclasses.dataclass
+class History:
+    """What :func:`fit` measured.
+
+    Attributes:
+      step_loss: the loss of every training step, in order.
+      epochs: one dict per epoch: ``epoch``, the mean of each training metric
+        (prefixed ``train_``), what ``evaluate`` returned, and ``seconds``.
+    """
+
+    step_loss: list[float] = dataclasses.field(default_factory=list)
+    epochs: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+    def column(self, name: str) -> list[float]:
+        """One metric across epochs, e.g. ``history.column("test_elbo")``."""
+        if self.epochs and name not in self.epochs[0]:
+            raise KeyError(f"no metric {name!r}; have {sorted(self.epochs[0])}")
+        return [row[name] for row in self.epochs]
+
+
+def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
+                    *, element_spec=None, jit_compile: bool = False):
+    """Builds the compiled training step.
+
+    Args:
+      model: the ``tf.Module`` whose ``trainable_variables`` are trained.
+      optimizer: a Keras optimizer.
+      loss_fn: ``loss_fn(model, batch)`` returns a dict of scalar tensors with
+        at least ``"loss"``, the quantity minimized.
+      element_spec: the batch's ``tf.TypeSpec`` structure (``dataset.element_spec``);
+        given, the step is traced exactly once.
+      jit_compile: compile with XLA.
+
+    Returns:
+      ``train_step(batch) -> dict of scalar tensors``, a ``tf.function``.
+    """
+    variables = model.trainable_variables
+    if not variables:
+        raise ValueError(f"model {model.name!r} has no trainable variables")
+    if not optimizer.built:  # creating its slots inside the step would force a second trace
+        optimizer.build(variables)
+
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            metrics = dict(loss_fn(model, batch))
+        gradients = tape.gradient(metrics["loss"], variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return metrics
+
+    signature = None if element_spec is None else (element_spec,)
+    return tf.function(train_step, input_signature=signature, jit_compile=jit_compile)
+
+
+def _checkpointing(model, optimizer, checkpoint_dir, max_to_keep):
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
+    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=max_to_keep)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    return epoch, manager
+
+
+def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn, data: Data,
+        config: FitConfig = FitConfig(), *,
+        evaluate: Callable[[tf.Module], Mapping[str, float]] | None = None,
+        callbacks: tuple[Callable[[int, dict], None], ...] = (),
+        checkpoint_dir: str | None = None) -> History:
+    """Trains ``model`` for ``config.epochs`` epochs.
+
+    Args:
+      model: the model; its trainable variables are updated in place.
+      optimizer: a Keras optimizer (its state is checkpointed too).
+      loss_fn: see :func:`make_train_step`.
+      data: a ``tf.data.Dataset`` (one epoch per iteration), or a function
+        ``epoch -> dataset``; the latter makes a resumed run see exactly the
+        batches an uninterrupted one would.
+      config: epochs, XLA, progress bar.
+      evaluate: called after each epoch with the model; returns named floats
+        (e.g. ``{"test_accuracy": 0.97}``) added to the history.
+      callbacks: each called as ``callback(epoch, row)`` after each epoch.
+      checkpoint_dir: if given, restore the latest checkpoint there (skipping
+        the epochs it had finished) and save one after every epoch.
+
+    Returns:
+      The :class:`History` of this call (epochs restored from a checkpoint are
+      not in it).
+
+    Raises:
+      NonFiniteLossError: a metric became NaN or infinite; the message names
+        the step and the metric. Checkpoints saved before it are kept.
+    """
+    make_data = data if callable(data) and not isinstance(data, tf.data.Dataset) else (lambda _: data)
+    first = make_data(0)
+    step_fn = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
+                              jit_compile=config.jit_compile)
+    start_epoch, manager = 0, None
+    if checkpoint_dir is not None:
+        epoch_var, manager = _checkpointing(model, optimizer, checkpoint_dir, config.max_to_keep)
+        start_epoch = int(epoch_var.numpy())
+    history = History()
+    steps_per_epoch = int(first.cardinality().numpy()) if first.cardinality() > 0 else None
+    total = steps_per_epoch * (config.epochs - start_epoch) if steps_per_epoch else None
+    bar = tqdm(total=total, file=sys.stdout, disable=not config.progress, ascii=True,
+               mininterval=1.0, dynamic_ncols=False, ncols=100, unit="step")
+    step = start_epoch * (steps_per_epoch or 0)
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            sums: dict[str, float] = {}
+            count = 0
+            for batch in make_data(epoch):
+                metrics = {k: float(v) for k, v in step_fn(batch).items()}
+                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+                if bad:
+                    raise NonFiniteLossError(
+                        f"{bad[0]} became {metrics[bad[0]]} at step {step} (epoch {epoch}); "
+                        "lower the learning rate or check the inputs"
+                        + ("; the last good checkpoint is kept" if manager else ""))
+                history.step_loss.append(metrics["loss"])
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                step += 1
+                bar.update(1)
+            row = {"epoch": epoch + 1, **{f"train_{k}": v / max(count, 1) for k, v in sums.items()}}
+            if evaluate is not None:
+                row.update({k: float(v) for k, v in evaluate(model).items()})
+            row["seconds"] = time.perf_counter() - started
+            history.epochs.append(row)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
+                             if k not in ("epoch", "seconds")}, refresh=False)
+            if manager is not None:
+                epoch_var.assign(epoch + 1)
+                manager.save(checkpoint_number=epoch + 1)
+            for callback in callbacks:
+                callback(epoch, row)
+    finally:
+        bar.close()
+    return history
