@@ -33,10 +33,13 @@ __all__ = [
     "binarize", "make_dataset", "image_grid", "plot_curves",
 ]
 
+from vaelib.classify import classification_loss, evaluate_classifier
+from vaelib.distributions import bernoulli_log_prob, kl_normal_std, normal_log_prob, std_normal_log_prob
 from vaelib.graphs import draw_graph
 from vaelib.mlp import MLP, Dense
 from vaelib.seed import set_seed
 from vaelib.train import FitConfig, History, NonFiniteLossError, fit, make_train_step
 
-__all__ += ["draw_graph", "MLP", "Dense", "set_seed", "FitConfig", "History",
+__all__ += ["classification_loss", "evaluate_classifier", "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "std_normal_log_prob",
+            "draw_graph", "MLP", "Dense", "set_seed", "FitConfig", "History",
             "NonFiniteLossError", "fit", "make_train_step"]

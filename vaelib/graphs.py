@@ -91,7 +91,8 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
         ``tf.function`` (traced with ``*args, **kwargs``).
       max_depth: name scopes nested deeper than this collapse into one node;
         0 collapses every top-level scope.
-      hide: op types to leave out, in addition to ``NoOp``.
+      hide: op types to leave out, in addition to ``NoOp``; edges pass through
+        them to their first data input.
       rankdir: graphviz layout direction; ``"BT"`` puts inputs at the bottom
         as TensorBoard does.
 
@@ -104,8 +105,8 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
     if max_depth < 0:
         raise ValueError(f"max_depth must be >= 0, got {max_depth}")
     graph_def, variable_names = graph_def_of(graph_or_function, *args, **kwargs)
-    hidden = _HIDDEN_OPS | set(hide)
-    nodes = [n for n in graph_def.node if n.op not in hidden]
+    hidden = _HIDDEN_OPS | set(hide) | {"ReadVariableOp"}  # a read is drawn as its variable
+    nodes = list(graph_def.node)
 
     def key(node_name: str) -> str:
         """The drawn node that stands for a graph node: itself or its collapsed scope."""
@@ -115,11 +116,14 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
     by_name = {n.name: n for n in nodes}
     kinds = {n.name: _kind(n, variable_names) for n in nodes}
 
-    def resolve(name: str) -> str:
-        """Follows reads of variables back to the variable: a read is not worth a node."""
+    def resolve(name: str) -> str | None:
+        """Follows hidden ops (variable reads, ``hide``) back to a drawn source."""
         node = by_name.get(name)
-        while node is not None and node.op == "ReadVariableOp" and node.input:
-            name = _source(node.input[0]) or name
+        while node is not None and node.op in hidden:
+            data_inputs = [s for s in map(_source, node.input) if s is not None]
+            if not data_inputs:
+                return None
+            name = data_inputs[0]
             node = by_name.get(name)
         return name
 
@@ -134,7 +138,7 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
                            node_attr=dict(fontname="Helvetica", fontsize="10"))
     scopes = collections.defaultdict(list)  # scope path -> [(id, label, attrs)]
     drawn = set()
-    visible = [n for n in nodes if n.op != "ReadVariableOp"]
+    visible = [n for n in nodes if n.op not in hidden]
     # Real nodes first, so that an op named like a collapsed scope keeps its own label.
     for node in sorted(visible, key=lambda n: key(n.name) != n.name):
         k = key(node.name)
@@ -171,9 +175,10 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
     for node in visible:
         for name in node.input:
             source = _source(name)
-            if source is None or source not in by_name:
+            source = resolve(source) if source in by_name else None
+            if source is None:
                 continue
-            edge = (key(resolve(source)), key(node.name))
+            edge = (key(source), key(node.name))
             if edge[0] != edge[1] and edge not in edges:
                 edges.add(edge)
                 dot.edge(*edge)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 from typing import Callable, Mapping, Union
 
 import tensorflow as tf
-from tqdm.std import tqdm
+
+from vaelib.progress import Progress
 
 __all__ = ["FitConfig", "History", "NonFiniteLossError", "make_train_step", "fit"]
 
@@ -36,7 +36,7 @@ class FitConfig:
     Attributes:
       epochs: passes over the data; positive.
       jit_compile: compile the step with XLA.
-      progress: show a text progress bar (on stdout, so it shows in notebooks).
+      progress: show a progress bar (see :mod:`vaelib.progress`).
       max_to_keep: checkpoints kept in ``checkpoint_dir``.
     """
 
@@ -154,8 +154,7 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     history = History()
     steps_per_epoch = int(first.cardinality().numpy()) if first.cardinality() > 0 else None
     total = steps_per_epoch * (config.epochs - start_epoch) if steps_per_epoch else None
-    bar = tqdm(total=total, file=sys.stdout, disable=not config.progress, ascii=True,
-               mininterval=1.0, dynamic_ncols=False, ncols=100, unit="step")
+    bar = Progress(total, enabled=config.progress)
     step = start_epoch * (steps_per_epoch or 0)
     try:
         for epoch in range(start_epoch, config.epochs):
@@ -181,8 +180,7 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
                 row.update({k: float(v) for k, v in evaluate(model).items()})
             row["seconds"] = time.perf_counter() - started
             history.epochs.append(row)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
-                             if k not in ("epoch", "seconds")}, refresh=False)
+            bar.set_postfix(dict(list(row.items())[1:4]))
             if manager is not None:
                 epoch_var.assign(epoch + 1)
                 manager.save(checkpoint_number=epoch + 1)
