@@ -43,3 +43,15 @@ from vaelib.train import FitConfig, History, NonFiniteLossError, fit, make_train
 __all__ += ["classification_loss", "evaluate_classifier", "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "std_normal_log_prob",
             "draw_graph", "MLP", "Dense", "set_seed", "FitConfig", "History",
             "NonFiniteLossError", "fit", "make_train_step"]
+
+from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
+from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
+
+__all__ += ["elbo", "evaluate_bounds", "iwae_bound", "vae_loss", "VAE", "Decoder", "Encoder",
+            "VAEConfig", "reparameterize"]
+
+from vaelib.estimators import reparameterization_gradient, score_function_gradient
+from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
+
+__all__ += ["reparameterization_gradient", "score_function_gradient", "LinearGaussian",
+            "kl_gaussians"]

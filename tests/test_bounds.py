@@ -1,0 +1,97 @@
+"""ELBO and IWAE against exact log p(x) (quadrature), Monte Carlo, and each other."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.special import logsumexp
+
+from vaelib import bounds
+from vaelib.mlp import MLP
+from vaelib.seed import set_seed
+from vaelib.train import FitConfig, fit, make_train_step
+from vaelib.vae import VAE, VAEConfig
+
+ONE_D = VAEConfig(input_size=8, hidden_sizes=(16,), latent_size=1, seed=3)
+
+
+def data(n=5, d=8, seed=0):
+    return (np.random.default_rng(seed).random((n, d)) < 0.4).astype(np.float32)
+
+
+def exact_log_px(model, x):
+    """log p(x) = log integral p(x|z) p(z) dz by quadrature on a fine grid (1-D latent)."""
+    z = np.linspace(-10, 10, 20001, dtype=np.float64)[:, None]
+    logits = model.decoder(tf.constant(z, tf.float32)).numpy().astype(np.float64)  # [G, d]
+    log_px_z = x @ logits.T - np.logaddexp(0, logits).sum(-1)  # [n, G]
+    log_pz = -0.5 * (np.log(2 * np.pi) + z[:, 0] ** 2)
+    return logsumexp(log_px_z + log_pz, axis=1) + np.log(z[1, 0] - z[0, 0])
+
+
+def test_bounds_below_exact_log_px_and_iwae_converges():
+    set_seed(0)
+    model = VAE(ONE_D)
+    x = data()
+    truth = exact_log_px(model, x)
+    elbo = bounds.elbo(model, x, num_samples=2000).numpy()
+    iwae = bounds.iwae_bound(model, x, 20000, chunk_size=5000, seed=1).numpy()
+    assert np.all(elbo < truth)
+    np.testing.assert_allclose(iwae, truth, atol=0.02)
+
+
+def test_elbo_analytic_and_monte_carlo_kl_agree():
+    model = VAE(ONE_D)
+    x = data()
+    analytic = bounds.elbo(model, x, num_samples=20000, seed=tf.constant([0, 1])).numpy()
+    monte_carlo = bounds.elbo(model, x, num_samples=20000, analytic_kl=False,
+                              seed=tf.constant([0, 1])).numpy()
+    np.testing.assert_allclose(analytic, monte_carlo, atol=0.05)
+
+
+def test_iwae_with_one_sample_is_the_monte_carlo_elbo():
+    model = VAE(ONE_D)
+    x = data()
+    w = model.log_weights(x, 1, seed=tf.constant([4, 0], tf.int64))
+    single = (w["log_px_z"] + w["log_pz"] - w["log_qz_x"]).numpy()[0]
+    np.testing.assert_allclose(bounds.iwae_bound(model, x, 1, seed=4).numpy(), single, rtol=1e-6)
+
+
+def test_iwae_increases_with_k_on_average():
+    model = VAE(VAEConfig(input_size=8, hidden_sizes=(16,), latent_size=2))
+    x = data(n=200)
+    means = [float(tf.reduce_mean(bounds.iwae_bound(model, x, k, seed=k))) for k in (1, 10, 100)]
+    assert means[0] < means[1] < means[2]
+
+
+def test_evaluate_bounds_is_reproducible():
+    model = VAE(ONE_D)
+    x = data(n=30)
+    a = bounds.evaluate_bounds(model, x, (1, 10), batch_size=8)
+    b = bounds.evaluate_bounds(model, x, (1, 10), batch_size=8)
+    assert a == b and set(a) == {"elbo", "iwae_1", "iwae_10"}
+    assert a["elbo"] < a["iwae_10"]
+
+
+def test_training_step_traces_once_and_fit_improves_the_elbo():
+    set_seed(0)
+    model = VAE(VAEConfig(input_size=8, hidden_sizes=(32,), latent_size=2))
+    rng = np.random.default_rng(1)  # two prototypes with 5% of pixels flipped: structure to learn
+    prototypes = np.array([[1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1]], np.float32)
+    x = np.abs(prototypes[rng.integers(0, 2, 250)] - (rng.random((250, 8)) < 0.05)).astype(np.float32)
+    before = bounds.evaluate_bounds(model, x)["elbo"]
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(64)  # 250 = 3 * 64 + 58
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), bounds.vae_loss,
+                           element_spec=ds.element_spec)
+    for _ in range(2):
+        for batch in ds:
+            step(batch)
+    assert step.experimental_get_tracing_count() == 1
+    fit(model, tf.keras.optimizers.Adam(1e-2), bounds.vae_loss, ds, FitConfig(epochs=30, progress=False))
+    assert bounds.evaluate_bounds(model, x)["elbo"] > before + 1.0
+
+
+def test_bad_num_samples():
+    model = VAE(ONE_D)
+    with pytest.raises(ValueError, match="num_samples must be a positive int, got 0"):
+        bounds.elbo(model, data(), num_samples=0)
+    with pytest.raises(ValueError, match="num_samples must be a positive int, got 2.5"):
+        bounds.iwae_bound(model, data(), 2.5)

@@ -1,0 +1,62 @@
+"""VAE modules: shapes for any batch size, reparameterization, sampling, bad input."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaelib.vae import VAE, VAEConfig, reparameterize
+
+SMALL = VAEConfig(input_size=12, hidden_sizes=(16,), latent_size=3)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 100])
+@pytest.mark.parametrize("num_samples", [1, 5])
+def test_shapes_any_batch(batch, num_samples):
+    model = VAE(SMALL)
+    x = tf.cast(tf.random.uniform([batch, 12]) < 0.5, tf.float32)
+    w = model.log_weights(x, num_samples)
+    assert w["q_mu"].shape == w["q_logvar"].shape == (batch, 3)
+    assert w["z"].shape == w["eps"].shape == (num_samples, batch, 3)
+    assert w["x_logits"].shape == (num_samples, batch, 12)
+    for key in ("log_px_z", "log_pz", "log_qz_x"):
+        assert w[key].shape == (num_samples, batch) and w[key].dtype == tf.float32
+
+
+def test_z_is_reparameterized_noise():
+    model = VAE(SMALL)
+    x = tf.ones([4, 12])
+    w = model.log_weights(x, 2, seed=tf.constant([1, 2]))
+    expected = w["q_mu"].numpy() + np.exp(0.5 * w["q_logvar"].numpy()) * w["eps"].numpy()
+    np.testing.assert_allclose(w["z"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    again = model.log_weights(x, 2, seed=tf.constant([1, 2]))
+    np.testing.assert_array_equal(w["z"].numpy(), again["z"].numpy())
+
+
+def test_reparameterization_gradients_flow_to_q():
+    q_mu, q_logvar = tf.Variable([[0.3]]), tf.Variable([[-0.2]])
+    eps = tf.constant([[[1.5]]])
+    with tf.GradientTape() as tape:
+        z = reparameterize(q_mu, q_logvar, eps)
+    d_mu, d_logvar = tape.gradient(z, [q_mu, q_logvar])
+    assert float(d_mu[0, 0]) == pytest.approx(1.0)
+    assert float(d_logvar[0, 0]) == pytest.approx(0.5 * np.exp(-0.1) * 1.5, rel=1e-6)
+
+
+def test_default_is_the_notes_architecture():
+    model = VAE()
+    sizes = [tuple(v.shape) for v in model.encoder.trainable_variables if v.name.endswith("w:0")]
+    assert sorted(sizes) == sorted([(784, 500), (500, 500), (500, 20)])
+    assert model.sample(6).shape == (6, 784)
+    assert model.reconstruct(tf.zeros([2, 784])).shape == (2, 784)
+
+
+def test_bad_input():
+    model = VAE(SMALL)
+    with pytest.raises(ValueError, match=r"x must have shape \[batch, 12\], got \(4, 13\)"):
+        model.log_weights(tf.zeros([4, 13]))
+    with pytest.raises(ValueError, match=r"x must have shape \[batch, 12\], got \(12,\)"):
+        model.log_weights(tf.zeros([12]))
+    with pytest.raises(ValueError, match="latent_size must be a positive int, got 0"):
+        VAEConfig(latent_size=0)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        VAEConfig(activation="gelu")

@@ -1,0 +1,170 @@
+"""The variational autoencoder's modules (chapter 6): Encoder, Decoder, VAE.
+
+* :class:`Encoder` maps ``x`` to the Gaussian q(z|x): ``(q_mu, q_logvar)``.
+* :class:`Decoder` maps ``z`` to Bernoulli logits of p(x|z): ``x_logits``.
+* :class:`VAE` holds both, draws ``z`` with the reparameterization trick and
+  returns the per-sample log-densities that every bound in
+  :mod:`vaelib.bounds` is built from.
+
+The default :class:`VAEConfig` is the lecture notes' architecture: two hidden
+layers of 500 units on each side, a 10-dimensional latent space (trained with
+Adam at 1e-3 on batches of 100).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+from vaelib.distributions import bernoulli_log_prob, normal_log_prob, std_normal_log_prob
+from vaelib.mlp import MLP
+
+__all__ = ["VAEConfig", "Encoder", "Decoder", "VAE", "reparameterize"]
+
+ACTIVATIONS = {"tanh": tf.tanh, "relu": tf.nn.relu, "softplus": tf.nn.softplus,
+               "sigmoid": tf.sigmoid}
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEConfig:
+    """Sizes of a VAE.
+
+    Attributes:
+      input_size: pixels per image (784 for MNIST).
+      hidden_sizes: hidden layer sizes of the encoder; the decoder mirrors them.
+      latent_size: dimension of ``z``.
+      activation: ``"tanh"`` (as in Kingma & Welling 2013 and Burda et al. 2015),
+        ``"relu"``, ``"softplus"`` or ``"sigmoid"`` (the notes').
+      seed: initialization seed.
+    """
+
+    input_size: int = 784
+    hidden_sizes: tuple[int, ...] = (500, 500)
+    latent_size: int = 10
+    activation: str = "tanh"
+    seed: int = 0
+
+    def __post_init__(self):
+        for field in ("input_size", "latent_size"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{field} must be a positive int, got {value!r}")
+        if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be positive ints, got {self.hidden_sizes!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+
+
+def reparameterize(q_mu: tf.Tensor, q_logvar: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """``z = q_mu + exp(q_logvar / 2) * eps``: a sample of q(z|x) that is differentiable
+    in ``q_mu`` and ``q_logvar`` (chapter 5). ``eps`` ~ N(0, I) broadcasts against them."""
+    return q_mu + tf.exp(0.5 * q_logvar) * eps
+
+
+class Encoder(tf.Module):
+    """The inference network q_phi(z|x) = N(q_mu(x), diag(exp(q_logvar(x)))).
+
+    Args:
+      config: sizes.
+      name: module name.
+    """
+
+    def __init__(self, config: VAEConfig, name: str | None = None):
+        super().__init__(name=name)
+        self.config = config
+        with self.name_scope:
+            self.net = MLP([config.input_size, *config.hidden_sizes, 2 * config.latent_size],
+                           activation=ACTIVATIONS[config.activation], seed=config.seed, name="mlp")
+
+    @tf.Module.with_name_scope
+    def __call__(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Maps ``x`` ``[batch, input_size]`` to ``(q_mu, q_logvar)``, each ``[batch, latent_size]``."""
+        q_mu, q_logvar = tf.split(self.net(x), 2, axis=-1)
+        return q_mu, q_logvar
+
+
+class Decoder(tf.Module):
+    """The generative network p_theta(x|z) = Bernoulli(sigmoid(x_logits(z))).
+
+    Args:
+      config: sizes; the hidden layers are the encoder's, reversed.
+      name: module name.
+    """
+
+    def __init__(self, config: VAEConfig, name: str | None = None):
+        super().__init__(name=name)
+        self.config = config
+        with self.name_scope:
+            self.net = MLP([config.latent_size, *reversed(config.hidden_sizes), config.input_size],
+                           activation=ACTIVATIONS[config.activation], seed=config.seed + 100,
+                           name="mlp")
+
+    @tf.Module.with_name_scope
+    def __call__(self, z: tf.Tensor) -> tf.Tensor:
+        """Maps ``z`` ``[..., latent_size]`` to ``x_logits`` ``[..., input_size]``."""
+        return self.net(z)
+
+
+class VAE(tf.Module):
+    """Encoder and decoder, with the standard normal prior p(z) = N(0, I).
+
+    Args:
+      config: sizes (default: the notes' architecture).
+      name: module name.
+    """
+
+    def __init__(self, config: VAEConfig = VAEConfig(), name: str | None = None):
+        super().__init__(name=name)
+        self.config = config
+        with self.name_scope:
+            self.encoder = Encoder(config, name="encoder")
+            self.decoder = Decoder(config, name="decoder")
+
+    def check_input(self, x) -> tf.Tensor:
+        """Converts ``x`` to float32 and checks its shape ``[batch, input_size]``.
+
+        Raises:
+          ValueError: wrong rank or width.
+        """
+        x = tf.convert_to_tensor(x, tf.float32)
+        if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != self.config.input_size):
+            raise ValueError(f"x must have shape [batch, {self.config.input_size}], got {x.shape}")
+        return x
+
+    def log_weights(self, x: tf.Tensor, num_samples: int = 1,
+                    seed: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """Draws ``num_samples`` codes per example and scores them.
+
+        Args:
+          x: ``[batch, input_size]`` binary pixels.
+          num_samples: codes per example, ``k``.
+          seed: optional ``[2]`` int seed for the noise (stateless, reproducible).
+
+        Returns:
+          A dict with ``q_mu``, ``q_logvar`` (``[batch, latent]``), ``eps``, ``z``
+          (``[num_samples, batch, latent]``), ``x_logits`` (``[num_samples, batch,
+          input_size]``) and ``log_px_z``, ``log_pz``, ``log_qz_x``
+          (``[num_samples, batch]``, nats).
+        """
+        x = self.check_input(x)
+        q_mu, q_logvar = self.encoder(x)
+        shape = tf.concat([[num_samples], tf.shape(q_mu)], axis=0)  # the batch's own size
+        eps = (tf.random.normal(shape) if seed is None
+               else tf.random.stateless_normal(shape, seed=seed))
+        z = reparameterize(q_mu, q_logvar, eps)
+        x_logits = self.decoder(z)
+        return {"q_mu": q_mu, "q_logvar": q_logvar, "eps": eps, "z": z, "x_logits": x_logits,
+                "log_px_z": bernoulli_log_prob(x, x_logits),
+                "log_pz": std_normal_log_prob(z),
+                "log_qz_x": normal_log_prob(z, q_mu, q_logvar)}
+
+    def sample(self, num: int, seed: int = 0) -> tf.Tensor:
+        """Pixel probabilities of ``num`` images decoded from prior samples, ``[num, input_size]``."""
+        z = tf.random.stateless_normal([num, self.config.latent_size], seed=[seed, 0])
+        return tf.sigmoid(self.decoder(z))
+
+    def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
+        """Pixel probabilities decoded from the encoder's mean ``q_mu``, ``[batch, input_size]``."""
+        q_mu, _ = self.encoder(self.check_input(x))
+        return tf.sigmoid(self.decoder(q_mu))
