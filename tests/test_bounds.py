@@ -95,3 +95,22 @@ def test_bad_num_samples():
         bounds.elbo(model, data(), num_samples=0)
     with pytest.raises(ValueError, match="num_samples must be a positive int, got 2.5"):
         bounds.iwae_bound(model, data(), 2.5)
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=8, deadline=None)
+def test_elbo_below_iwae_and_iwae_non_decreasing_in_expectation(seed):
+    """E[ELBO] <= E[IWAE_5] <= E[IWAE_25] for random models and data (means over 400 draws)."""
+    model = VAE(VAEConfig(input_size=8, hidden_sizes=(8,), latent_size=2, seed=seed))
+    x = np.repeat(data(n=4, seed=seed), 400, axis=0)  # 400 independent draws per example
+    per_draw = {"elbo": bounds.elbo(model, x, seed=tf.constant([seed, 0])),
+                "iwae_5": bounds.iwae_bound(model, x, 5, seed=seed),
+                "iwae_25": bounds.iwae_bound(model, x, 25, seed=seed + 1)}
+    means = {k: v.numpy().reshape(4, 400).mean(1) for k, v in per_draw.items()}
+    stderr = {k: v.numpy().reshape(4, 400).std(1) / 20 for k, v in per_draw.items()}
+    assert np.all(means["elbo"] <= means["iwae_5"] + 4 * stderr["elbo"])
+    assert np.all(means["iwae_5"] <= means["iwae_25"] + 4 * stderr["iwae_5"])

@@ -53,7 +53,7 @@ def test_tf1_graph():
     graph = tf.Graph()
     with graph.as_default():
         x = tf.compat.v1.placeholder(tf.float32, [None, 5], name="x_ph")
-        beta = tf.compat.v1.get_variable("beta_hat", [5, 1])
+        beta = tf.compat.v1.get_variable("beta_hat", [5, 1], initializer=tf.compat.v1.zeros_initializer())
         tf.sigmoid(tf.matmul(x, beta), name="yhat")
     lines = node_lines(draw_graph(graph))
     assert any("label=x_ph" in l and "invhouse" in l for l in lines)

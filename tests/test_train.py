@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
-from vaelib.train import FitConfig, NonFiniteLossError, fit, make_train_step
+from vaelib.train import FitConfig, NonFiniteLossError, fit, make_train_loop, make_train_step
 
 
 def classification_data(n=200, seed=0):
@@ -99,3 +99,23 @@ def test_bad_config():
         FitConfig(epochs=0)
     with pytest.raises(ValueError, match="no trainable variables"):
         make_train_step(tf.Module(name="empty"), tf.keras.optimizers.Adam(), cross_entropy)
+
+
+def test_train_loop_runs_many_steps_in_one_call():
+    model = MLP([4, 8, 2], seed=0)
+    x, y = classification_data()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(20).repeat()
+    optimizer = tf.keras.optimizers.SGD(0.1)
+    loop = make_train_loop(model, optimizer, cross_entropy, steps=5)
+    iterator = iter(ds)
+    loop(iterator)
+    loop(iterator)
+    assert int(optimizer.iterations) == 10
+    assert loop.experimental_get_tracing_count() == 1
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        make_train_loop(model, optimizer, cross_entropy, steps=0)
+
+
+def test_non_positive_learning_rate():
+    with pytest.raises(ValueError, match="learning_rate must be positive, got -0.1"):
+        make_train_step(MLP([4, 2]), tf.keras.optimizers.SGD(-0.1), cross_entropy)

@@ -60,3 +60,22 @@ def test_bad_input():
         VAEConfig(latent_size=0)
     with pytest.raises(ValueError, match="activation must be one of"):
         VAEConfig(activation="gelu")
+
+
+def test_asymmetric_decoder_like_the_notes():
+    config = VAEConfig(hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500))
+    model = VAE(config)
+    sizes = [tuple(v.shape) for v in model.decoder.trainable_variables if v.name.endswith("w:0")]
+    assert sorted(sizes) == sorted([(10, 500), (500, 500), (500, 784)])
+    with pytest.raises(ValueError, match="decoder_hidden_sizes"):
+        VAEConfig(decoder_hidden_sizes=())
+
+
+def test_input_validation_names_the_problem():
+    model = VAE(SMALL)
+    with pytest.raises(TypeError, match="float pixels in \\[0, 1\\], got dtype uint8.*vaelib.binarize"):
+        model.log_weights(np.zeros((2, 12), np.uint8))
+    with pytest.raises(ValueError, match="x must lie in \\[0, 1\\].*from 0 to 255"):
+        model.log_weights(np.full((2, 12), 255.0, np.float32) * np.array([[0.0] * 11 + [1.0]], np.float32))
+    with pytest.raises(ValueError, match="z must have latent_size=3 on its last axis, got shape \\(4, 5\\)"):
+        model.decoder(tf.zeros([4, 5]))

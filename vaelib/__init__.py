@@ -26,11 +26,11 @@ __version__ = "0.1.0"
 
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
 from vaelib.pipeline import binarize, make_dataset
-from vaelib.plotting import image_grid, plot_curves
+from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
 
 __all__ = [
     "Dataset", "DataSource", "load_dataset", "load_fashion_mnist", "load_mnist",
-    "binarize", "make_dataset", "image_grid", "plot_curves",
+    "binarize", "make_dataset", "image_grid", "latent_grid", "latent_scatter", "plot_curves",
 ]
 
 from vaelib.classify import classification_loss, evaluate_classifier
@@ -38,11 +38,11 @@ from vaelib.distributions import bernoulli_log_prob, kl_normal_std, normal_log_p
 from vaelib.graphs import draw_graph
 from vaelib.mlp import MLP, Dense
 from vaelib.seed import set_seed
-from vaelib.train import FitConfig, History, NonFiniteLossError, fit, make_train_step
+from vaelib.train import FitConfig, History, NonFiniteLossError, fit, make_train_loop, make_train_step
 
 __all__ += ["classification_loss", "evaluate_classifier", "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "std_normal_log_prob",
             "draw_graph", "MLP", "Dense", "set_seed", "FitConfig", "History",
-            "NonFiniteLossError", "fit", "make_train_step"]
+            "NonFiniteLossError", "fit", "make_train_loop", "make_train_step"]
 
 from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
 from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize

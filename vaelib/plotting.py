@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["image_grid", "plot_curves"]
+__all__ = ["image_grid", "plot_curves", "latent_grid", "latent_scatter"]
 
 
 def image_grid(images, ncols: int = 10, *, ax=None, title: str | None = None,
@@ -75,4 +75,46 @@ def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *
     if len(curves) > 1:
         ax.legend()
     ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def latent_grid(decoder, *, n: int = 15, span: float = 2.5, ax=None):
+    """Decodes a regular grid of a 2-D latent space into a picture of digits.
+
+    The grid runs over ``[-span, span]^2`` in ``z``; under the N(0, I) prior,
+    2.5 standard deviations cover about 99% of each axis.
+
+    Args:
+      decoder: maps ``z`` ``[m, 2]`` to ``x_logits`` ``[m, 784]``.
+      n: grid points per axis.
+      span: half-width of the grid.
+      ax: axes to draw into.
+
+    Returns:
+      ``(fig, ax)``.
+    """
+    axis = np.linspace(-span, span, n, dtype=np.float32)
+    z = np.stack(np.meshgrid(axis, axis[::-1]), -1).reshape(-1, 2)  # row-major, z2 decreasing down
+    probs = 1.0 / (1.0 + np.exp(-np.asarray(decoder(z))))
+    fig, ax = image_grid(probs, ncols=n, ax=ax)
+    ax.set_xlabel(f"$z_1$ from {-span} to {span}")
+    ax.set_ylabel(f"$z_2$ from {span} to {-span}")
+    return fig, ax
+
+
+def latent_scatter(z, labels, *, ax=None, title: str | None = None):
+    """Scatters 2-D codes ``[N, 2]`` coloured by integer label; returns ``(fig, ax)``."""
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must have shape [N, 2], got {z.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    else:
+        fig = ax.figure
+    points = ax.scatter(z[:, 0], z[:, 1], c=np.asarray(labels), cmap="tab10", s=6, alpha=0.8,
+                        vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set(xlabel="$z_1$", ylabel="$z_2$")
+    if title:
+        ax.set_title(title)
     return fig, ax

@@ -32,8 +32,10 @@ class VAEConfig:
 
     Attributes:
       input_size: pixels per image (784 for MNIST).
-      hidden_sizes: hidden layer sizes of the encoder; the decoder mirrors them.
+      hidden_sizes: hidden layer sizes of the encoder.
       latent_size: dimension of ``z``.
+      decoder_hidden_sizes: hidden layer sizes of the decoder, from ``z`` up;
+        ``None`` mirrors the encoder's.
       activation: ``"tanh"`` (as in Kingma & Welling 2013 and Burda et al. 2015),
         ``"relu"``, ``"softplus"`` or ``"sigmoid"`` (the notes').
       seed: initialization seed.
@@ -42,6 +44,7 @@ class VAEConfig:
     input_size: int = 784
     hidden_sizes: tuple[int, ...] = (500, 500)
     latent_size: int = 10
+    decoder_hidden_sizes: tuple[int, ...] | None = None
     activation: str = "tanh"
     seed: int = 0
 
@@ -52,6 +55,9 @@ class VAEConfig:
                 raise ValueError(f"{field} must be a positive int, got {value!r}")
         if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must be positive ints, got {self.hidden_sizes!r}")
+        decoder = self.decoder_hidden_sizes
+        if decoder is not None and (not decoder or any(not isinstance(h, int) or h <= 0 for h in decoder)):
+            raise ValueError(f"decoder_hidden_sizes must be positive ints or None, got {decoder!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
@@ -88,7 +94,7 @@ class Decoder(tf.Module):
     """The generative network p_theta(x|z) = Bernoulli(sigmoid(x_logits(z))).
 
     Args:
-      config: sizes; the hidden layers are the encoder's, reversed.
+      config: sizes; by default the hidden layers are the encoder's, reversed.
       name: module name.
     """
 
@@ -96,13 +102,23 @@ class Decoder(tf.Module):
         super().__init__(name=name)
         self.config = config
         with self.name_scope:
-            self.net = MLP([config.latent_size, *reversed(config.hidden_sizes), config.input_size],
+            hidden = (config.decoder_hidden_sizes if config.decoder_hidden_sizes is not None
+                      else tuple(reversed(config.hidden_sizes)))
+            self.net = MLP([config.latent_size, *hidden, config.input_size],
                            activation=ACTIVATIONS[config.activation], seed=config.seed + 100,
                            name="mlp")
 
     @tf.Module.with_name_scope
     def __call__(self, z: tf.Tensor) -> tf.Tensor:
-        """Maps ``z`` ``[..., latent_size]`` to ``x_logits`` ``[..., input_size]``."""
+        """Maps ``z`` ``[..., latent_size]`` to ``x_logits`` ``[..., input_size]``.
+
+        Raises:
+          ValueError: the last axis of ``z`` is not ``latent_size``.
+        """
+        z = tf.convert_to_tensor(z, tf.float32)
+        if z.shape.rank is not None and z.shape[-1] is not None and z.shape[-1] != self.config.latent_size:
+            raise ValueError(f"z must have latent_size={self.config.latent_size} on its last axis, "
+                             f"got shape {z.shape}")
         return self.net(z)
 
 
@@ -122,14 +138,25 @@ class VAE(tf.Module):
             self.decoder = Decoder(config, name="decoder")
 
     def check_input(self, x) -> tf.Tensor:
-        """Converts ``x`` to float32 and checks its shape ``[batch, input_size]``.
+        """Converts ``x`` to float32 and checks it: shape ``[batch, input_size]``, a float
+        dtype and, when running eagerly, values in [0, 1] (the Bernoulli likelihood's support).
 
         Raises:
-          ValueError: wrong rank or width.
+          TypeError: integer pixels (0..255), which must be binarized first.
+          ValueError: wrong rank or width, or values outside [0, 1].
         """
+        dtype = getattr(x, "dtype", None)
+        if dtype is not None and not tf.as_dtype(dtype).is_floating:
+            raise TypeError(f"x must hold float pixels in [0, 1], got dtype {tf.as_dtype(dtype).name}; "
+                            "convert images with vaelib.binarize(images, 'dynamic' | 'static')")
         x = tf.convert_to_tensor(x, tf.float32)
         if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != self.config.input_size):
             raise ValueError(f"x must have shape [batch, {self.config.input_size}], got {x.shape}")
+        if tf.executing_eagerly() and tf.size(x) > 0:
+            low, high = float(tf.reduce_min(x)), float(tf.reduce_max(x))
+            if low < 0.0 or high > 1.0:
+                raise ValueError(f"x must lie in [0, 1] (pixels of a Bernoulli likelihood), got values "
+                                 f"from {low:g} to {high:g}; scale 0..255 images with vaelib.binarize")
         return x
 
     def log_weights(self, x: tf.Tensor, num_samples: int = 1,

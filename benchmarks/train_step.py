@@ -1,0 +1,231 @@
+"""How fast is a VAE training step? The notes' TF1 loop, vaelib's step, PyTorch, the roofline.
+
+Usage: python benchmarks/train_step.py [--seconds 8] [--threads 0]
+
+Every variant trains the notes' VAE (encoder 784-500-500-500 -> 10, decoder
+10-500-500-784, batch 100, float32, Adam) on the same random binary batches
+and reports examples per second, its ratio to the notes' loop as written, and
+the fraction of TensorFlow's measured 2048x2048 float32 matmul rate it reaches
+(achieved FLOP/s = examples/s x FLOPs per example, counted from the layer
+shapes: forward 2 x MACs, backward 4 x MACs). Prints; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+import vaelib
+
+BATCH = 100
+ENCODER = (784, 500, 500, 500)
+DECODER = (10, 500, 500, 784)
+LATENT = 10
+
+
+def flops_per_example() -> float:
+    macs = sum(a * b for a, b in zip(ENCODER, ENCODER[1:])) + ENCODER[-1] * 2 * LATENT
+    macs += sum(a * b for a, b in zip(DECODER, DECODER[1:]))
+    return 6.0 * macs  # forward 2 MACs, backward twice the forward
+
+
+def timed(run_once, seconds: float, examples_per_call: int) -> float:
+    """Examples per second of ``run_once``, after warm-up, over about ``seconds``."""
+    for _ in range(3):
+        run_once()
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        run_once()
+        calls += 1
+    return calls * examples_per_call / (time.perf_counter() - start)
+
+
+def batches(n: int = 50, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, BATCH, 784)) < 0.13).astype(np.float32)  # MNIST's ink density
+
+
+def notes_tf1(seconds: float, one_run: bool) -> float:
+    """The notes' graph and loop through tf.compat.v1 (sigmoid MLPs, log(1e-10 + p))."""
+    tf1 = tf.compat.v1
+    data = batches()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(0)
+
+        def mlp(x, sizes):
+            for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+                w = tf1.Variable(tf1.truncated_normal([n_in, n_out], stddev=0.001))
+                b = tf1.Variable(tf.ones([n_out]) * 0.1)
+                x = tf.nn.sigmoid(tf.matmul(x, w) + b)
+            return x
+
+        x = tf1.placeholder(tf.float32, [None, 784])
+        h = mlp(x, ENCODER)
+        w_mu = tf1.Variable(tf1.truncated_normal([500, LATENT], stddev=0.1))
+        w_ls = tf1.Variable(tf1.truncated_normal([500, LATENT], stddev=0.1))
+        q_mu, q_logsigma = tf.matmul(h, w_mu), tf.matmul(h, w_ls)
+        z = q_mu + tf.sqrt(tf.exp(q_logsigma)) * tf1.random_normal([BATCH, LATENT])
+        p_mu = mlp(z, DECODER)
+        kld = 0.5 * tf.reduce_sum(1 + q_logsigma - tf.square(q_mu) - tf.exp(q_logsigma), 1)
+        ll = tf.reduce_sum(x * tf1.log(1e-10 + p_mu) + (1 - x) * tf1.log(1e-10 + 1 - p_mu), 1)
+        elbo = tf.reduce_mean(ll + kld)
+        minimize = tf1.train.AdamOptimizer(0.001).minimize(-elbo)
+        init = tf1.global_variables_initializer()
+    sess = tf1.Session(graph=graph)
+    sess.run(init)
+    i = [0]
+
+    def step():
+        feed = {x: data[i[0] % len(data)]}
+        i[0] += 1
+        if one_run:
+            sess.run([minimize, elbo], feed_dict=feed)
+        else:  # as written: one run to train, a second forward pass to log the ELBO
+            sess.run(minimize, feed_dict=feed)
+            sess.run(elbo, feed_dict=feed)
+
+    rate = timed(step, seconds, BATCH)
+    sess.close()
+    return rate
+
+
+def vaelib_model():
+    vaelib.set_seed(0, deterministic=False)
+    config = vaelib.VAEConfig(hidden_sizes=ENCODER[1:], decoder_hidden_sizes=DECODER[1:-1],
+                              latent_size=LATENT, activation="sigmoid")
+    return vaelib.VAE(config), tf.keras.optimizers.Adam(1e-3)
+
+
+def vaelib_step(seconds: float, mode: str) -> float:
+    """vaelib.make_train_step: eager, tf.function, or XLA."""
+    model, optimizer = vaelib_model()
+    data = [tf.constant(b) for b in batches()]
+    spec = tf.TensorSpec([None, 784], tf.float32)
+    step = vaelib.make_train_step(model, optimizer, vaelib.vae_loss, element_spec=spec,
+                                  jit_compile=(mode == "xla"))
+    if mode == "eager":
+        step = step.python_function
+    i = [0]
+
+    def run():
+        out = step(data[i[0] % len(data)])
+        i[0] += 1
+        float(out["loss"])  # fit reads the loss every step, so measure that too
+
+    return timed(run, seconds, BATCH)
+
+
+def vaelib_loop(seconds: float, steps: int, jit: bool = False) -> float:
+    """vaelib.make_train_loop: `steps` steps per call over a tf.data iterator."""
+    model, optimizer = vaelib_model()
+    ds = tf.data.Dataset.from_tensor_slices(batches()).repeat().prefetch(tf.data.AUTOTUNE)
+    iterator = iter(ds)
+    loop = vaelib.make_train_loop(model, optimizer, vaelib.vae_loss, steps, jit_compile=jit)
+    return timed(lambda: float(loop(iterator)["loss"]), seconds, BATCH * steps)
+
+
+def pytorch(seconds: float) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    nn = torch.nn
+
+    def mlp(sizes):
+        layers = []
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.Sigmoid()]
+        return layers
+
+    encoder = nn.Sequential(*mlp(ENCODER), nn.Linear(500, 2 * LATENT))
+    decoder = nn.Sequential(*mlp(DECODER)[:-1])  # logits out
+    params = list(encoder.parameters()) + list(decoder.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    data = [torch.from_numpy(b) for b in batches()]
+    i = [0]
+
+    def step():
+        x = data[i[0] % len(data)]
+        i[0] += 1
+        q_mu, q_logvar = encoder(x).chunk(2, dim=-1)
+        z = q_mu + torch.exp(0.5 * q_logvar) * torch.randn_like(q_mu)
+        logits = decoder(z)
+        log_px_z = -nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        kl = 0.5 * (q_logvar.exp() + q_mu ** 2 - 1 - q_logvar).sum(-1)
+        loss = -(log_px_z - kl).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        float(loss)
+
+    return timed(step, seconds, BATCH)
+
+
+def matmul_rate(m: int, k: int, n: int, seconds: float) -> float:
+    """TensorFlow float32 matmul FLOP/s for [m, k] @ [k, n], inside a tf.function."""
+    a = tf.random.normal([m, k])
+    b = tf.random.normal([k, n])
+    reps = max(1, int(2e9 // (2 * m * k * n)))
+
+    @tf.function
+    def run():
+        acc = tf.zeros([m, n])
+        for _ in tf.range(reps):
+            acc += tf.matmul(a, b)
+        return acc
+
+    rate = timed(lambda: run().numpy(), seconds, 1)  # calls per second
+    return rate * reps * 2 * m * k * n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="timing window per variant")
+    parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0: default)")
+    args = parser.parse_args()
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    s = args.seconds
+    flops = flops_per_example()
+    peak = matmul_rate(2048, 2048, 2048, s)
+    shapes = {"[100,784]@[784,500]": (100, 784, 500), "[100,500]@[500,500]": (100, 500, 500),
+              "[100,500]@[500,784]": (100, 500, 784)}
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {flops / 1e6:.2f} MFLOP per example")
+    print(f"float32 matmul 2048x2048: {peak / 1e9:.1f} GFLOP/s (the roofline below)")
+    for name, (m, k, n) in shapes.items():
+        print(f"float32 matmul {name}: {matmul_rate(m, k, n, s) / 1e9:.1f} GFLOP/s")
+
+    results = {}
+    variants = [
+        ("notes' TF1 loop, as written (2 runs/step)", lambda: notes_tf1(s, one_run=False)),
+        ("notes' TF1 loop, 1 run/step", lambda: notes_tf1(s, one_run=True)),
+        ("vaelib step, eager", lambda: vaelib_step(s, "eager")),
+        ("vaelib step, tf.function (fit's default)", lambda: vaelib_step(s, "function")),
+        ("vaelib step, tf.function + XLA", lambda: vaelib_step(s, "xla")),
+        ("vaelib loop, 40 steps per call", lambda: vaelib_loop(s, 40)),
+        ("vaelib loop, 40 steps per call + XLA", lambda: vaelib_loop(s, 40, jit=True)),
+        ("PyTorch, same model", lambda: pytorch(s)),
+    ]
+    print(f"\n{'variant':45s} {'examples/s':>11s} {'vs notes':>9s} {'vs 1-run':>9s} {'roofline':>9s}")
+    for name, run in variants:
+        rate = run()
+        results[name] = rate
+        if rate is None:
+            print(f"{name:45s} {'skipped (pip install torch)':>41s}")
+            continue
+        base = results[variants[0][0]]
+        one = results.get(variants[1][0]) or rate
+        print(f"{name:45s} {rate:11,.0f} {rate / base:8.2f}x {rate / one:8.2f}x "
+              f"{rate * flops / peak:8.0%}")
+
+
+if __name__ == "__main__":
+    main()
