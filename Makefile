@@ -31,8 +31,9 @@ test: install
 execute: install
 	$(BIN)/python scripts/execute_notebooks.py book/*.ipynb
 
-## bench: the speed benchmark (prints examples/s)
+## bench: the speed benchmark (prints examples/s; installs the optional PyTorch extra)
 bench: install
+	$(BIN)/python -m pip install -q "torch>=2.0" || echo "bench: torch not installed; its line is skipped"
 	$(BIN)/python benchmarks/train_step.py
 
 clean:

@@ -22,28 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 import vaelib
+from vaelib.speed import matmul_flops_per_second, throughput, vae_flops_per_example, vae_step_throughput
 
 BATCH = 100
 ENCODER = (784, 500, 500, 500)
 DECODER = (10, 500, 500, 784)
 LATENT = 10
-
-
-def flops_per_example() -> float:
-    macs = sum(a * b for a, b in zip(ENCODER, ENCODER[1:])) + ENCODER[-1] * 2 * LATENT
-    macs += sum(a * b for a, b in zip(DECODER, DECODER[1:]))
-    return 6.0 * macs  # forward 2 MACs, backward twice the forward
-
-
-def timed(run_once, seconds: float, examples_per_call: int) -> float:
-    """Examples per second of ``run_once``, after warm-up, over about ``seconds``."""
-    for _ in range(3):
-        run_once()
-    calls, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        run_once()
-        calls += 1
-    return calls * examples_per_call / (time.perf_counter() - start)
 
 
 def batches(n: int = 50, seed: int = 0) -> np.ndarray:
@@ -91,7 +75,7 @@ def notes_tf1(seconds: float, one_run: bool) -> float:
             sess.run(minimize, feed_dict=feed)
             sess.run(elbo, feed_dict=feed)
 
-    rate = timed(step, seconds, BATCH)
+    rate = throughput(step, seconds, BATCH)
     sess.close()
     return rate
 
@@ -101,34 +85,6 @@ def vaelib_model():
     config = vaelib.VAEConfig(hidden_sizes=ENCODER[1:], decoder_hidden_sizes=DECODER[1:-1],
                               latent_size=LATENT, activation="sigmoid")
     return vaelib.VAE(config), tf.keras.optimizers.Adam(1e-3)
-
-
-def vaelib_step(seconds: float, mode: str) -> float:
-    """vaelib.make_train_step: eager, tf.function, or XLA."""
-    model, optimizer = vaelib_model()
-    data = [tf.constant(b) for b in batches()]
-    spec = tf.TensorSpec([None, 784], tf.float32)
-    step = vaelib.make_train_step(model, optimizer, vaelib.vae_loss, element_spec=spec,
-                                  jit_compile=(mode == "xla"))
-    if mode == "eager":
-        step = step.python_function
-    i = [0]
-
-    def run():
-        out = step(data[i[0] % len(data)])
-        i[0] += 1
-        float(out["loss"])  # fit reads the loss every step, so measure that too
-
-    return timed(run, seconds, BATCH)
-
-
-def vaelib_loop(seconds: float, steps: int, jit: bool = False) -> float:
-    """vaelib.make_train_loop: `steps` steps per call over a tf.data iterator."""
-    model, optimizer = vaelib_model()
-    ds = tf.data.Dataset.from_tensor_slices(batches()).repeat().prefetch(tf.data.AUTOTUNE)
-    iterator = iter(ds)
-    loop = vaelib.make_train_loop(model, optimizer, vaelib.vae_loss, steps, jit_compile=jit)
-    return timed(lambda: float(loop(iterator)["loss"]), seconds, BATCH * steps)
 
 
 def pytorch(seconds: float) -> float | None:
@@ -166,24 +122,7 @@ def pytorch(seconds: float) -> float | None:
         opt.step()
         float(loss)
 
-    return timed(step, seconds, BATCH)
-
-
-def matmul_rate(m: int, k: int, n: int, seconds: float) -> float:
-    """TensorFlow float32 matmul FLOP/s for [m, k] @ [k, n], inside a tf.function."""
-    a = tf.random.normal([m, k])
-    b = tf.random.normal([k, n])
-    reps = max(1, int(2e9 // (2 * m * k * n)))
-
-    @tf.function
-    def run():
-        acc = tf.zeros([m, n])
-        for _ in tf.range(reps):
-            acc += tf.matmul(a, b)
-        return acc
-
-    rate = timed(lambda: run().numpy(), seconds, 1)  # calls per second
-    return rate * reps * 2 * m * k * n
+    return throughput(step, seconds, BATCH)
 
 
 def main() -> None:
@@ -194,24 +133,26 @@ def main() -> None:
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     s = args.seconds
-    flops = flops_per_example()
-    peak = matmul_rate(2048, 2048, 2048, s)
+    flops = vae_flops_per_example(vaelib_model()[0])
+    peak = matmul_flops_per_second(2048, 2048, 2048, s)
     shapes = {"[100,784]@[784,500]": (100, 784, 500), "[100,500]@[500,500]": (100, 500, 500),
               "[100,500]@[500,784]": (100, 500, 784)}
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {flops / 1e6:.2f} MFLOP per example")
     print(f"float32 matmul 2048x2048: {peak / 1e9:.1f} GFLOP/s (the roofline below)")
     for name, (m, k, n) in shapes.items():
-        print(f"float32 matmul {name}: {matmul_rate(m, k, n, s) / 1e9:.1f} GFLOP/s")
+        print(f"float32 matmul {name}: {matmul_flops_per_second(m, k, n, s) / 1e9:.1f} GFLOP/s")
 
     results = {}
     variants = [
         ("notes' TF1 loop, as written (2 runs/step)", lambda: notes_tf1(s, one_run=False)),
         ("notes' TF1 loop, 1 run/step", lambda: notes_tf1(s, one_run=True)),
-        ("vaelib step, eager", lambda: vaelib_step(s, "eager")),
-        ("vaelib step, tf.function (fit's default)", lambda: vaelib_step(s, "function")),
-        ("vaelib step, tf.function + XLA", lambda: vaelib_step(s, "xla")),
-        ("vaelib loop, 40 steps per call", lambda: vaelib_loop(s, 40)),
-        ("vaelib loop, 40 steps per call + XLA", lambda: vaelib_loop(s, 40, jit=True)),
+        ("vaelib step, eager", lambda: vae_step_throughput(*vaelib_model(), "eager", seconds=s)),
+        ("vaelib step, tf.function (fit's default)",
+         lambda: vae_step_throughput(*vaelib_model(), "function", seconds=s)),
+        ("vaelib step, tf.function + XLA", lambda: vae_step_throughput(*vaelib_model(), "xla", seconds=s)),
+        ("vaelib loop, 40 steps per call", lambda: vae_step_throughput(*vaelib_model(), "loop", seconds=s)),
+        ("vaelib loop, 40 steps per call + XLA",
+         lambda: vae_step_throughput(*vaelib_model(), "loop+xla", seconds=s)),
         ("PyTorch, same model", lambda: pytorch(s)),
     ]
     print(f"\n{'variant':45s} {'examples/s':>11s} {'vs notes':>9s} {'vs 1-run':>9s} {'roofline':>9s}")

@@ -55,3 +55,7 @@ from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
 
 __all__ += ["reparameterization_gradient", "score_function_gradient", "LinearGaussian",
             "kl_gaussians"]
+
+from vaelib import speed
+
+__all__ += ["speed"]

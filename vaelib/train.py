@@ -73,7 +73,8 @@ class History:
 
 
 def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
-                    *, element_spec=None, jit_compile: bool = False):
+                    *, element_spec=None, jit_compile: bool = False,
+                    strategy: tf.distribute.Strategy | None = None):
     """Builds the compiled training step.
 
     Args:
@@ -84,6 +85,11 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
       element_spec: the batch's ``tf.TypeSpec`` structure (``dataset.element_spec``);
         given, the step is traced exactly once.
       jit_compile: compile with XLA.
+      strategy: a ``tf.distribute`` strategy (e.g. ``MirroredStrategy`` over
+        several GPUs); the model and optimizer must have been created in its
+        ``scope()``, and batches come from ``strategy.experimental_distribute_dataset``.
+        Each replica's gradient is scaled by ``1 / num_replicas`` so that their
+        sum is the gradient of the global batch's mean loss.
 
     Returns:
       ``train_step(batch) -> dict of scalar tensors``, a ``tf.function``.
@@ -100,15 +106,26 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
     if not optimizer.built:  # creating its slots inside the step would force a second trace
         optimizer.build(variables)
 
+    replicas = 1 if strategy is None else strategy.num_replicas_in_sync
+
     def train_step(batch):
         with tf.GradientTape() as tape:
             metrics = dict(loss_fn(model, batch))
-        gradients = tape.gradient(metrics["loss"], variables)
+            loss = metrics["loss"] / replicas  # replicas' gradients are summed
+        gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(gradients, variables))
         return metrics
 
     signature = None if element_spec is None else (element_spec,)
-    return tf.function(train_step, input_signature=signature, jit_compile=jit_compile)
+    if strategy is None:
+        return tf.function(train_step, input_signature=signature, jit_compile=jit_compile)
+
+    def distributed_step(batch):
+        per_replica = strategy.run(train_step, args=(batch,))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                for k, v in per_replica.items()}
+
+    return tf.function(distributed_step, reduce_retracing=True)
 
 
 def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
@@ -149,7 +166,8 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
         config: FitConfig = FitConfig(), *,
         evaluate: Callable[[tf.Module], Mapping[str, float]] | None = None,
         callbacks: tuple[Callable[[int, dict], None], ...] = (),
-        checkpoint_dir: str | None = None) -> History:
+        checkpoint_dir: str | None = None,
+        strategy: tf.distribute.Strategy | None = None) -> History:
     """Trains ``model`` for ``config.epochs`` epochs.
 
     Args:
@@ -165,6 +183,8 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
       callbacks: each called as ``callback(epoch, row)`` after each epoch.
       checkpoint_dir: if given, restore the latest checkpoint there (skipping
         the epochs it had finished) and save one after every epoch.
+      strategy: train data-parallel with a ``tf.distribute`` strategy (see
+        :func:`make_train_step`); ``None`` trains on the default device.
 
     Returns:
       The :class:`History` of this call (epochs restored from a checkpoint are
@@ -177,7 +197,10 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     make_data = data if callable(data) and not isinstance(data, tf.data.Dataset) else (lambda _: data)
     first = make_data(0)
     step_fn = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
-                              jit_compile=config.jit_compile)
+                              jit_compile=config.jit_compile, strategy=strategy)
+    if strategy is not None:
+        original = make_data
+        make_data = lambda epoch: strategy.experimental_distribute_dataset(original(epoch))
     start_epoch, manager = 0, None
     if checkpoint_dir is not None:
         epoch_var, manager = _checkpointing(model, optimizer, checkpoint_dir, config.max_to_keep)

@@ -1,0 +1,32 @@
+"""vaelib.speed: FLOP counting and that every mode runs (no timing targets here)."""
+
+import pytest
+import tensorflow as tf
+
+from vaelib import speed
+from vaelib.vae import VAE, VAEConfig
+
+
+def test_flops_counted_from_layer_shapes():
+    model = VAE(VAEConfig(hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500),
+                          activation="sigmoid"))
+    macs = 784 * 500 + 2 * 500 * 500 + 500 * 20 + 10 * 500 + 500 * 500 + 500 * 784
+    assert speed.vae_flops_per_example(model) == 6 * macs  # about 9.3 MFLOP
+
+
+@pytest.mark.parametrize("mode", speed.MODES)
+def test_every_mode_trains(mode):
+    model = VAE(VAEConfig(input_size=16, hidden_sizes=(8,), latent_size=2))
+    optimizer = tf.keras.optimizers.Adam(1e-3)
+    rate = speed.vae_step_throughput(model, optimizer, mode, batch_size=4, seconds=0.05,
+                                     steps_per_call=3)
+    assert rate > 0 and int(optimizer.iterations) > 0
+
+
+def test_matmul_rate_and_bad_arguments():
+    assert speed.matmul_flops_per_second(32, 32, 32, seconds=0.05) > 0
+    with pytest.raises(ValueError, match="mode must be one of"):
+        speed.vae_step_throughput(VAE(VAEConfig(input_size=4, hidden_sizes=(2,), latent_size=1)),
+                                  tf.keras.optimizers.Adam(), "graph")
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        speed.throughput(lambda: None, 0, 1)

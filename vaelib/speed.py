@@ -1,0 +1,104 @@
+"""Measuring training speed (chapter 8 and ``benchmarks/train_step.py``).
+
+Throughput is examples per second over a timing window after a warm-up, so
+tracing and compilation are not counted. The roofline is TensorFlow's own
+float32 matmul rate on this machine; a training step's achieved rate is
+examples/s times its FLOPs per example, counted from the layer shapes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from vaelib.bounds import vae_loss
+from vaelib.train import make_train_loop, make_train_step
+from vaelib.vae import VAE
+
+__all__ = ["throughput", "matmul_flops_per_second", "vae_flops_per_example", "vae_step_throughput",
+           "MODES"]
+
+MODES = ("eager", "function", "xla", "loop", "loop+xla")
+
+
+def throughput(run_once: Callable[[], object], seconds: float, examples_per_call: int,
+               warmup: int = 3) -> float:
+    """Examples per second of ``run_once`` over about ``seconds``, after ``warmup`` calls."""
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    for _ in range(warmup):
+        run_once()
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        run_once()
+        calls += 1
+    return calls * examples_per_call / (time.perf_counter() - start)
+
+
+def matmul_flops_per_second(m: int, k: int, n: int, seconds: float = 2.0) -> float:
+    """TensorFlow's float32 FLOP/s for ``[m, k] @ [k, n]``, many products per graph call."""
+    a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
+    reps = max(1, int(2e9 // (2 * m * k * n)))
+
+    @tf.function
+    def run():
+        acc = tf.zeros([m, n])
+        for _ in tf.range(reps):
+            acc += tf.matmul(a, b)
+        return acc
+
+    return throughput(lambda: run().numpy(), seconds, 1) * reps * 2 * m * k * n
+
+
+def vae_flops_per_example(model: VAE) -> float:
+    """FLOPs of one training step per example: forward 2 x MACs, backward 4 x MACs."""
+    macs = sum(int(np.prod(v.shape)) for v in model.trainable_variables if v.shape.rank == 2)
+    return 6.0 * macs
+
+
+def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mode: str, *,
+                        batch_size: int = 100, seconds: float = 5.0, steps_per_call: int = 40,
+                        seed: int = 0) -> float:
+    """Training examples per second of ``vaelib``'s VAE step, run one of several ways.
+
+    Args:
+      model, optimizer: what to train (it is trained: use throwaway copies).
+      mode: ``"eager"`` (the step's Python, op by op), ``"function"`` (the
+        compiled step, as :func:`vaelib.fit` runs it), ``"xla"`` (compiled with
+        XLA), ``"loop"`` / ``"loop+xla"`` (``steps_per_call`` steps per call
+        over a ``tf.data`` iterator, :func:`vaelib.make_train_loop`).
+      batch_size: examples per step.
+      seconds: timing window.
+      steps_per_call: for the loop modes.
+      seed: of the random binary batches.
+
+    Returns:
+      Examples per second, reading the loss after every call as ``fit`` does.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    rng = np.random.default_rng(seed)
+    data = (rng.random((20, batch_size, model.config.input_size)) < 0.13).astype(np.float32)
+    if mode.startswith("loop"):
+        ds = tf.data.Dataset.from_tensor_slices(data).repeat().prefetch(tf.data.AUTOTUNE)
+        iterator = iter(ds)
+        loop = make_train_loop(model, optimizer, vae_loss, steps_per_call,
+                               jit_compile=mode.endswith("xla"))
+        return throughput(lambda: float(loop(iterator)["loss"]), seconds, batch_size * steps_per_call)
+    batches = [tf.constant(b) for b in data]
+    step = make_train_step(model, optimizer, vae_loss,
+                           element_spec=tf.TensorSpec([None, model.config.input_size], tf.float32),
+                           jit_compile=(mode == "xla"))
+    if mode == "eager":
+        step = step.python_function
+    i = [0]
+
+    def run():
+        out = step(batches[i[0] % len(batches)])
+        i[0] += 1
+        return float(out["loss"])
+
+    return throughput(run, seconds, batch_size)
