@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -88,41 +89,14 @@ def vaelib_model():
 
 
 def pytorch(seconds: float) -> float | None:
-    try:
-        import torch
-    except ImportError:
+    """The same model in PyTorch (benchmarks/pytorch_step.py), in a process of its own:
+    PyTorch's and TensorFlow's thread pools crash (SIGSEGV) when both run in one process."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_step.py")
+    out = subprocess.run([sys.executable, script, "--seconds", str(seconds)],
+                         capture_output=True, text=True)
+    if out.returncode != 0 or not out.stdout.strip():
         return None
-    torch.manual_seed(0)
-    nn = torch.nn
-
-    def mlp(sizes):
-        layers = []
-        for n_in, n_out in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(n_in, n_out), nn.Sigmoid()]
-        return layers
-
-    encoder = nn.Sequential(*mlp(ENCODER), nn.Linear(500, 2 * LATENT))
-    decoder = nn.Sequential(*mlp(DECODER)[:-1])  # logits out
-    params = list(encoder.parameters()) + list(decoder.parameters())
-    opt = torch.optim.Adam(params, lr=1e-3)
-    data = [torch.from_numpy(b) for b in batches()]
-    i = [0]
-
-    def step():
-        x = data[i[0] % len(data)]
-        i[0] += 1
-        q_mu, q_logvar = encoder(x).chunk(2, dim=-1)
-        z = q_mu + torch.exp(0.5 * q_logvar) * torch.randn_like(q_mu)
-        logits = decoder(z)
-        log_px_z = -nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-        kl = 0.5 * (q_logvar.exp() + q_mu ** 2 - 1 - q_logvar).sum(-1)
-        loss = -(log_px_z - kl).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        float(loss)
-
-    return throughput(step, seconds, BATCH)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -160,7 +134,7 @@ def main() -> None:
         rate = run()
         results[name] = rate
         if rate is None:
-            print(f"{name:45s} {'skipped (pip install torch)':>41s}")
+            print(f"{name:45s} {'skipped (needs torch: make bench installs it)':>41s}")
             continue
         base = results[variants[0][0]]
         one = results.get(variants[1][0]) or rate

@@ -13,8 +13,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from vaelib.distributions import kl_normal_std
-from vaelib.vae import VAE
+from vaelib.distributions import bernoulli_log_prob, kl_normal_std
+from vaelib.vae import VAE, reparameterize
 
 __all__ = ["elbo", "iwae_bound", "vae_loss", "evaluate_bounds"]
 
@@ -76,13 +76,19 @@ def iwae_bound(model: VAE, x: tf.Tensor, num_samples: int, *, chunk_size: int = 
 def vae_loss(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
     """The training objective for :func:`vaelib.fit`: ``loss = -mean(ELBO)``.
 
+    One reparameterized sample per example and the analytic KL, computed on
+    rank-2 tensors only (no sample axis, no unused log-densities): this is the
+    hot path of every training step.
+
     Returns:
       ``loss`` and, for the history, the batch means of ``elbo``, ``log_px_z``
       (reconstruction) and ``kl``.
     """
-    w = model.log_weights(x, 1)
-    log_px_z = w["log_px_z"][0]
-    kl = kl_normal_std(w["q_mu"], w["q_logvar"])
+    x = model.check_input(x)
+    q_mu, q_logvar = model.encoder(x)  # [batch, latent] each
+    z = reparameterize(q_mu, q_logvar, tf.random.normal(tf.shape(q_mu)))
+    log_px_z = bernoulli_log_prob(x, model.decoder(z))  # [batch]
+    kl = kl_normal_std(q_mu, q_logvar)  # [batch]
     bound = log_px_z - kl
     return {"loss": -tf.reduce_mean(bound), "elbo": tf.reduce_mean(bound),
             "log_px_z": tf.reduce_mean(log_px_z), "kl": tf.reduce_mean(kl)}

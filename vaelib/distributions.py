@@ -33,9 +33,10 @@ def bernoulli_log_prob(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """
     x = tf.convert_to_tensor(x, tf.float32)
     logits = tf.convert_to_tensor(logits, tf.float32)
-    return -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.broadcast_to(x, tf.broadcast_dynamic_shape(tf.shape(x), tf.shape(logits))),
-        logits=logits), axis=-1)
+    # sigmoid_cross_entropy_with_logits, written out so that x broadcasts against
+    # logits [num_samples, batch, d]: max(l, 0) - l * x + log(1 + exp(-|l|))
+    return tf.reduce_sum(x * logits - tf.nn.relu(logits) - tf.math.log1p(tf.exp(-tf.abs(logits))),
+                         axis=-1)
 
 
 def normal_log_prob(z: tf.Tensor, mu: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
