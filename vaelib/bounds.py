@@ -86,7 +86,7 @@ def vae_loss(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
     """
     x = model.check_input(x)
     q_mu, q_logvar = model.encoder(x)  # [batch, latent] each
-    z = reparameterize(q_mu, q_logvar, tf.random.normal(tf.shape(q_mu)))
+    z = reparameterize(q_mu, q_logvar, model.noise.normal(tf.shape(q_mu)))
     log_px_z = bernoulli_log_prob(x, model.decoder(z))  # [batch]
     kl = kl_normal_std(q_mu, q_logvar)  # [batch]
     bound = log_px_z - kl

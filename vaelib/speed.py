@@ -66,9 +66,9 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
 
     Args:
       model, optimizer: what to train (it is trained: use throwaway copies).
-      mode: ``"eager"`` (the step's Python, op by op), ``"function"`` (the
-        compiled step, as :func:`vaelib.fit` runs it), ``"xla"`` (compiled with
-        XLA), ``"loop"`` / ``"loop+xla"`` (``steps_per_call`` steps per call
+      mode: ``"eager"`` (the step's Python, op by op), ``"function"`` (a
+        ``tf.function``), ``"xla"`` (compiled with XLA, as :func:`vaelib.fit`
+        runs it by default), ``"loop"`` / ``"loop+xla"`` (``steps_per_call`` steps per call
         over a ``tf.data`` iterator, :func:`vaelib.make_train_loop`).
       batch_size: examples per step.
       seconds: timing window.

