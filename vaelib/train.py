@@ -35,7 +35,7 @@ class FitConfig:
 
     Attributes:
       epochs: passes over the data; positive.
-      jit_compile: compile the step with XLA (the default: about 1.4x faster
+      jit_compile: compile the step with XLA (the default: about 1.5x faster
         than a plain ``tf.function`` for the notes' VAE on 2 CPU cores, and
         reproducible because the VAE draws its noise from its own generator).
       progress: show a progress bar (see :mod:`vaelib.progress`).
