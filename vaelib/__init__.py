@@ -24,38 +24,34 @@ training loss is ``-tf.reduce_mean(elbo)``.
 
 __version__ = "0.1.0"
 
+# Flat public API, in the order the chapters introduce it.
+from vaelib import speed  # chapter 8 (a module: vaelib.speed.vae_step_throughput, ...)
+from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
+from vaelib.classify import classification_loss, evaluate_classifier
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
+from vaelib.distributions import bernoulli_log_prob, kl_normal_std, normal_log_prob, std_normal_log_prob
+from vaelib.estimators import reparameterization_gradient, score_function_gradient
+from vaelib.graphs import draw_graph
+from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
+from vaelib.mlp import MLP, Dense
 from vaelib.pipeline import binarize, make_dataset
 from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
-
-__all__ = [
-    "Dataset", "DataSource", "load_dataset", "load_fashion_mnist", "load_mnist",
-    "binarize", "make_dataset", "image_grid", "latent_grid", "latent_scatter", "plot_curves",
-]
-
-from vaelib.classify import classification_loss, evaluate_classifier
-from vaelib.distributions import bernoulli_log_prob, kl_normal_std, normal_log_prob, std_normal_log_prob
-from vaelib.graphs import draw_graph
-from vaelib.mlp import MLP, Dense
 from vaelib.seed import set_seed
 from vaelib.train import FitConfig, History, NonFiniteLossError, fit, make_train_loop, make_train_step
-
-__all__ += ["classification_loss", "evaluate_classifier", "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "std_normal_log_prob",
-            "draw_graph", "MLP", "Dense", "set_seed", "FitConfig", "History",
-            "NonFiniteLossError", "fit", "make_train_loop", "make_train_step"]
-
-from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
 from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
 
-__all__ += ["elbo", "evaluate_bounds", "iwae_bound", "vae_loss", "VAE", "Decoder", "Encoder",
-            "VAEConfig", "reparameterize"]
-
-from vaelib.estimators import reparameterization_gradient, score_function_gradient
-from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
-
-__all__ += ["reparameterization_gradient", "score_function_gradient", "LinearGaussian",
-            "kl_gaussians"]
-
-from vaelib import speed
-
-__all__ += ["speed"]
+__all__ = [
+    # data (chapter 0)
+    "Dataset", "DataSource", "load_dataset", "load_fashion_mnist", "load_mnist", "binarize",
+    "make_dataset",
+    # graphs, modules, training (chapters 1-3)
+    "draw_graph", "Dense", "MLP", "classification_loss", "evaluate_classifier", "set_seed",
+    "FitConfig", "History", "NonFiniteLossError", "fit", "make_train_loop", "make_train_step",
+    # densities, bounds, estimators, the VAE (chapters 4-7)
+    "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "std_normal_log_prob",
+    "LinearGaussian", "kl_gaussians", "reparameterization_gradient", "score_function_gradient",
+    "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "iwae_bound",
+    "evaluate_bounds", "vae_loss",
+    # figures and speed
+    "image_grid", "latent_grid", "latent_scatter", "plot_curves", "speed",
+]
