@@ -101,3 +101,11 @@ def test_bad_arguments():
                       data.DataSource("mnist", "data_dir", "-", 1, 1))
     with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'valid'"):
         ds.split("valid")
+
+
+def test_unwritable_cache_is_an_error_not_a_fallback(isolated_home, dead_url, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(download.CacheError, match="cannot create cache folder.*cache_dir="):
+        data.load_mnist(cache_dir=blocker / "cache", mirrors=(dead_url,), timeout=5)
+    assert "OFFLINE" not in capsys.readouterr().out

@@ -192,8 +192,8 @@ def load_dataset(name: str,
 
     Raises:
       ValueError: unknown ``name``.
-      vaelib.download.ChecksumError: a cached or downloaded file is corrupt (it is
-        removed, never kept).
+      vaelib.download.ChecksumError: a cached file is corrupt (it is removed, never kept).
+      vaelib.download.CacheError: the cache folder cannot be created or written.
       RuntimeError: no source worked; the message lists what was tried.
     """
     if name not in SHA256:
@@ -230,6 +230,8 @@ def load_dataset(name: str,
                     _download.fetch(f, sums[f], cache, mirrors or MIRRORS[name], timeout=timeout)
             say(f"vaelib.data: downloaded {name} into {cache}")
             return _make(name, "download", str(cache), _read_idx_dir(cache))
+        except _download.CacheError:
+            raise  # a folder we cannot write is the user's to fix, not a reason for other data
         except _download.DownloadError as error:
             failures.append(str(error))
     else:

@@ -16,7 +16,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-__all__ = ["DownloadError", "ChecksumError", "sha256_of", "fetch", "verify_cached"]
+__all__ = ["DownloadError", "ChecksumError", "CacheError", "sha256_of", "fetch", "verify_cached"]
 
 CHUNK = 1 << 20
 
@@ -27,6 +27,11 @@ class DownloadError(RuntimeError):
 
 class ChecksumError(DownloadError):
     """A file's SHA-256 differs from the pinned one."""
+
+
+class CacheError(DownloadError):
+    """The cache folder cannot be created or written: a set-up problem, never a reason to fall
+    back to other data."""
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -56,10 +61,10 @@ def _writable_dir(folder: pathlib.Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DownloadError(f"cannot create cache folder {folder}: {error.strerror}; "
+        raise CacheError(f"cannot create cache folder {folder}: {error.strerror}; "
                             "pass cache_dir= a writable folder or set $VAELIB_CACHE_DIR") from error
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise DownloadError(f"cache folder {folder} is not writable; "
+        raise CacheError(f"cache folder {folder} is not writable; "
                             "pass cache_dir= a writable folder or set $VAELIB_CACHE_DIR")
 
 
