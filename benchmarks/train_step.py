@@ -1,13 +1,15 @@
 """How fast is a VAE training step? The notes' TF1 loop, vaelib's step, PyTorch, the roofline.
 
-Usage: python benchmarks/train_step.py [--seconds 8] [--threads 0]
+Usage: python benchmarks/train_step.py [--seconds 8] [--threads 0] [--no-profile]
 
 Every variant trains the notes' VAE (encoder 784-500-500-500 -> 10, decoder
 10-500-500-784, batch 100, float32, Adam) on the same random binary batches
 and reports examples per second, its ratio to the notes' loop as written, and
 the fraction of TensorFlow's measured 2048x2048 float32 matmul rate it reaches
 (achieved FLOP/s = examples/s x FLOPs per example, counted from the layer
-shapes: forward 2 x MACs, backward 4 x MACs). Prints; writes nothing.
+shapes: forward 2 x MACs, backward 4 x MACs). It then checks fit's default
+path against the course's targets and prints where that step's time goes
+(benchmarks/profile_step.py). Prints; writes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ BATCH = 100
 ENCODER = (784, 500, 500, 500)
 DECODER = (10, 500, 500, 784)
 LATENT = 10
+DEFAULT = "vaelib step, tf.function + XLA (fit's default)"
+PYTORCH = "PyTorch, same model"
 
 
 def batches(n: int = 50, seed: int = 0) -> np.ndarray:
@@ -103,6 +107,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="timing window per variant")
     parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0: default)")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip the per-op profile of the default step")
     args = parser.parse_args()
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -114,7 +120,8 @@ def main() -> None:
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {flops / 1e6:.2f} MFLOP per example")
     print(f"float32 matmul 2048x2048: {peak / 1e9:.1f} GFLOP/s (the roofline below)")
     for name, (m, k, n) in shapes.items():
-        print(f"float32 matmul {name}: {matmul_flops_per_second(m, k, n, s) / 1e9:.1f} GFLOP/s")
+        print(f"float32 matmul {name}: {matmul_flops_per_second(m, k, n, s) / 1e9:.1f} GFLOP/s, "
+              f"{matmul_flops_per_second(m, k, n, s, jit_compile=True) / 1e9:.1f} GFLOP/s under XLA")
 
     results = {}
     variants = [
@@ -123,12 +130,12 @@ def main() -> None:
         ("vaelib step, eager", lambda: vae_step_throughput(*vaelib_model(), "eager", seconds=s)),
         ("vaelib step, tf.function",
          lambda: vae_step_throughput(*vaelib_model(), "function", seconds=s)),
-        ("vaelib step, tf.function + XLA (fit's default)",
+        (DEFAULT,
          lambda: vae_step_throughput(*vaelib_model(), "xla", seconds=s)),
         ("vaelib loop, 40 steps per call", lambda: vae_step_throughput(*vaelib_model(), "loop", seconds=s)),
         ("vaelib loop, 40 steps per call + XLA",
          lambda: vae_step_throughput(*vaelib_model(), "loop+xla", seconds=s)),
-        ("PyTorch, same model", lambda: pytorch(s)),
+        (PYTORCH, lambda: pytorch(s)),
     ]
     print(f"\n{'variant':45s} {'examples/s':>11s} {'vs notes':>9s} {'vs 1-run':>9s} {'roofline':>9s}")
     for name, run in variants:
@@ -141,6 +148,23 @@ def main() -> None:
         one = results.get(variants[1][0]) or rate
         print(f"{name:45s} {rate:11,.0f} {rate / base:8.2f}x {rate / one:8.2f}x "
               f"{rate * flops / peak:8.0%}")
+
+    default = results[DEFAULT]
+    targets = [("the notes' loop as written", results[variants[0][0]], 1.5),
+               ("the 1-run-per-step TF1 loop", results[variants[1][0]], 1.05),
+               ("PyTorch", results[PYTORCH], 1.3),
+               ("the 2048x2048 roofline (FLOP/s)", peak / flops, 0.65)]
+    print(f"\nfit's default path ({default:,.0f} examples/s) against the targets:")
+    for name, reference, target in targets:
+        if reference is None:
+            print(f"  vs {name:34s} skipped")
+            continue
+        ratio = default / reference
+        print(f"  vs {name:34s} {ratio:5.2f}  target >= {target:.2f}  {'met' if ratio >= target else 'NOT met'}")
+    if args.profile:
+        print("\nWhere the default step's time goes (benchmarks/profile_step.py):", flush=True)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_step.py")
+        subprocess.run([sys.executable, script], check=False)
 
 
 if __name__ == "__main__":

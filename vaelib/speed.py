@@ -38,19 +38,25 @@ def throughput(run_once: Callable[[], object], seconds: float, examples_per_call
     return calls * examples_per_call / (time.perf_counter() - start)
 
 
-def matmul_flops_per_second(m: int, k: int, n: int, seconds: float = 2.0) -> float:
-    """TensorFlow's float32 FLOP/s for ``[m, k] @ [k, n]``, many products per graph call."""
+def matmul_flops_per_second(m: int, k: int, n: int, seconds: float = 2.0, *,
+                            jit_compile: bool = False) -> float:
+    """TensorFlow's float32 FLOP/s for ``[m, k] @ [k, n]``, many products per graph call.
+
+    Each product's left operand depends on the loop counter, so that no compiler
+    can hoist the product out of the loop and count one product many times.
+    ``jit_compile=True`` measures XLA's own matmul instead of TensorFlow's kernel.
+    """
     a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
     reps = max(1, int(2e9 // (2 * m * k * n)))
 
-    @tf.function
-    def run():
+    @tf.function(jit_compile=jit_compile)
+    def run(a, b):
         acc = tf.zeros([m, n])
-        for _ in tf.range(reps):
-            acc += tf.matmul(a, b)
-        return acc
+        for i in tf.range(reps):
+            acc += tf.matmul(a + 1e-30 * tf.cast(i, tf.float32), b)
+        return acc[0, 0]
 
-    return throughput(lambda: run().numpy(), seconds, 1) * reps * 2 * m * k * n
+    return throughput(lambda: run(a, b).numpy(), seconds, 1) * reps * 2 * m * k * n
 
 
 def vae_flops_per_example(model: VAE) -> float:

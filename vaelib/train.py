@@ -74,6 +74,26 @@ class History:
         return [row[name] for row in self.epochs]
 
 
+def _after_all(gradients: list) -> list:
+    """Makes every gradient depend on all of them, without changing a value.
+
+    XLA updates a variable in place, so every read of its old value must run
+    first. A weight is read again by the backward pass (``dx = dy @ w^T``), and
+    nothing orders that read before the update, which needs only ``dw``; XLA
+    then copies the weight before the step starts (8 copies, about 0.5 ms a
+    step on the notes' VAE, ``benchmarks/profile_step.py``). Adding
+    ``0 * (one element of every gradient)`` orders all reads before any write,
+    and the copies go away (tested in ``tests/test_train.py``). A non-finite
+    gradient spreads to all, which a non-finite loss reports on the next step.
+    """
+    dense = [isinstance(g, tf.Tensor) and g.shape.num_elements() != 0 for g in gradients]
+    present = [tf.cast(tf.reshape(g, [-1])[0], tf.float32) for g, d in zip(gradients, dense) if d]
+    if not present:
+        return gradients
+    zero = 0.0 * tf.add_n(present)
+    return [g + tf.cast(zero, g.dtype) if d else g for g, d in zip(gradients, dense)]
+
+
 def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
                     *, element_spec=None, jit_compile: bool = False,
                     strategy: tf.distribute.Strategy | None = None):
@@ -115,6 +135,8 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
             metrics = dict(loss_fn(model, batch))
             loss = metrics["loss"] / replicas  # replicas' gradients are summed
         gradients = tape.gradient(loss, variables)
+        if jit_compile:
+            gradients = _after_all(gradients)
         optimizer.apply_gradients(zip(gradients, variables))
         return metrics
 
@@ -143,7 +165,11 @@ def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
     """
     if not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    step = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile).python_function
+    step = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile)
+    if not jit_compile:
+        step = step.python_function  # traced inline: the loop and its steps form one graph
+    # With XLA the step stays a compiled function that the loop calls: the iterator's
+    # ``next`` cannot run inside XLA, but the call no longer goes through Python.
 
     @tf.function
     def train_loop(iterator):
