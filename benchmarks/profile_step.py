@@ -1,169 +1,84 @@
-"""Where does the time of fit's default (XLA) training step go? A per-op profile.
+"""Where does the time of fit's default (XLA) training step go, and how fast could it be?
 
-Usage: python benchmarks/profile_step.py [--steps 200]
+Usage: python benchmarks/profile_step.py [--steps 200] [--seconds 3]
 
-Traces ``--steps`` training steps of the notes' VAE (the model and batches of
-``train_step.py``) with TensorFlow's profiler, with XLA's CPU runtime emitting a
-trace event per compiled op ("thunk"). Each op is put in a category from the
-optimized HLO (its opcode and the TensorFlow op it came from): forward and
-backward matmuls, forward and backward elementwise fusions, the Adam update,
-buffer copies. For each category it prints the thread time per step, the
-share of the step's wall time x threads, and for matmuls the FLOP rate of one
-op while it runs (FLOPs counted from the HLO shapes). Prints; writes only to a
-temporary folder that it removes.
+Profiles the notes' VAE step (the model and batches of ``train_step.py``) with
+``vaelib.profiling.profile_train_step``: the thread time of forward and backward
+matmuls, elementwise fusions, the Adam update and copies, the idle time inside
+the compiled program, and the time outside it. Then it bounds what any step
+built from these parts could reach: every matmul at the best rate TensorFlow
+reaches at this model's layer shapes (its own kernel or XLA's) plus the Adam
+update on its own, with nothing else and no idle time. Prints; writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import glob
 import os
-import re
-import resource
-import shutil
 import sys
-import tempfile
-import time
 
-# Must be set before TensorFlow compiles anything: XLA reads its flags once.
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import batches, vaelib_model  # noqa: E402
+from train_step import BATCH, batches, vaelib_model  # noqa: E402
 
 import vaelib  # noqa: E402
+from vaelib.profiling import profile_train_step  # noqa: E402
+from vaelib.speed import matmul_flops_per_second, optimizer_update_seconds, vae_flops_per_example  # noqa: E402
 
-CATEGORIES = ("forward matmuls", "backward matmuls", "forward elementwise", "backward elementwise",
-              "Adam update", "copies", "other")
-INSTRUCTION = re.compile(r"^\s*%?([\w.\-]+) = (\S+) ([a-z\-]+)\(([^)]*)\)(.*)$")
-
-
-def hlo_ops(hlo: str) -> dict[str, tuple[str, float]]:
-    """Maps each instruction of the entry computation to (category, FLOPs)."""
-    entry = hlo[hlo.index("\nENTRY"):]
-    shapes, ops = {}, {}
-    for line in entry.splitlines():
-        match = INSTRUCTION.match(line)
-        if not match:
-            continue
-        name, shape, opcode, operands, rest = match.groups()
-        shapes[name] = [int(d) for d in re.findall(r"\d+", shape.split("{")[0].split("[", 1)[-1])]
-        op_name = (re.search(r'op_name="([^"]*)"', rest) or [None, ""])[1]
-        backward = op_name.startswith("gradient_tape/")
-        flops = 0.0
-        if opcode == "dot":
-            lhs = operands.split(",")[0].strip().lstrip("%")
-            dims = re.search(r"lhs_contracting_dims=\{(\d+)\}", rest)
-            k = shapes.get(lhs, [0, 0])[int(dims[1])] if dims and lhs in shapes else 0
-            flops = 2.0 * float(np.prod(shapes[name])) * k
-            category = "backward matmuls" if backward else "forward matmuls"
-        elif op_name.lower().startswith("adam/"):
-            category = "Adam update"
-        elif opcode == "copy":
-            category = "copies"
-        elif opcode == "fusion":
-            category = "backward elementwise" if backward else "forward elementwise"
-        else:
-            category = "other"
-        ops[name] = (category, flops)
-    return ops
-
-
-def process_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def trace(step, x, steps: int) -> tuple[dict, float, int]:
-    """Runs ``steps`` steps under the profiler; returns {(thread, op): seconds}, wall, threads."""
-    logdir = tempfile.mkdtemp(prefix="vaelib-profile-")
-    try:
-        tf.profiler.experimental.start(logdir)
-        start = time.perf_counter()
-        for _ in range(steps):
-            float(step(x)["loss"])
-        wall = time.perf_counter() - start
-        tf.profiler.experimental.stop()
-        space = xplane_pb2.XSpace()
-        with open(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0], "rb") as f:
-            space.ParseFromString(f.read())
-    finally:
-        shutil.rmtree(logdir, ignore_errors=True)
-    times, threads = collections.Counter(), set()
-    for plane in space.planes:
-        names = {k: v.name for k, v in plane.event_metadata.items()}
-        for line in plane.lines:
-            for event in line.events:
-                times[(line.name, names.get(event.metadata_id, ""))] += event.duration_ps * 1e-12
-                threads.add(line.name)
-    return times, wall, len(threads)
+LAYER_SHAPES = [(BATCH, 784, 500), (BATCH, 500, 500), (BATCH, 500, 784)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="steps traced")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing window of each rate")
     args = parser.parse_args()
 
     model, optimizer = vaelib_model()
-    x = tf.constant(batches(1)[0])
     step = vaelib.make_train_step(model, optimizer, vaelib.vae_loss, jit_compile=True,
                                   element_spec=tf.TensorSpec([None, 784], tf.float32))
-    for _ in range(50):  # compile and warm up
-        float(step(x)["loss"])
-    ops = hlo_ops(step.experimental_get_compiler_ir(x)(stage="optimized_hlo"))
-    cpu_start, wall_start = process_cpu_seconds(), time.perf_counter()
-    untraced = vaelib.speed.throughput(lambda: float(step(x)["loss"]), 3.0, 1, warmup=0)
-    cores_busy = (process_cpu_seconds() - cpu_start) / (time.perf_counter() - wall_start)
-    times, wall, _ = trace(step, x, args.steps)
+    profile = profile_train_step(step, tf.constant(batches(1)[0]), steps=args.steps, warmup=50)
+    cores = profile.cores
+    print(f"fit's default step (XLA), the notes' VAE, batch {BATCH}: {1e3 * profile.step:.2f} ms per step "
+          f"traced, of which {1e3 * profile.program:.2f} ms in the compiled program; {cores} cores\n")
+    print(f"{'':22s} {'core ms':>8s} {'share':>6s} {'GFLOP/s while running':>22s}")
+    for category, seconds, share in profile.rows():
+        flops = profile.flops.get(category, 0.0)
+        rate = f"{flops / seconds / 1e9:22.0f}" if flops and seconds else ""
+        print(f"{category:22s} {1e3 * seconds:8.2f} {share:6.0%} {rate}")
 
-    per_step, flops, ran = collections.Counter(), collections.Counter(), set()
-    busy_threads = collections.Counter()
-    for (thread, name), seconds in times.items():
-        if name in ops:  # a compiled op (thunk), on whichever thread ran it
-            per_step[ops[name][0]] += seconds / args.steps
-            busy_threads[thread] += seconds
-            ran.add(name)
-    for name in ran:  # each op runs once per step
-        flops[ops[name][0]] += ops[name][1]
-    step_wall = wall / args.steps
-    cores = os.cpu_count() or 1
-    busy = sum(per_step.values())
-    print(f"fit's default step (XLA), notes' VAE, batch 100: {1e3 / untraced:.2f} ms/step untraced, "
-          f"{1e3 * step_wall:.2f} ms/step traced ({args.steps} steps)")
-    print(f"compiled ops ran on {len(busy_threads)} threads; {cores} cores x wall = "
-          f"{1e3 * cores * step_wall:.2f} ms of core time per step; untraced, the process kept "
-          f"{cores_busy:.2f} of {cores} cores busy (CPU time / wall time)\n")
-    print(f"{'category':22s} {'ms/step':>8s} {'share':>7s} {'GFLOP/s while running':>22s}")
-    for category in CATEGORIES:
-        ms = 1e3 * per_step[category]
-        rate = f"{flops[category] / per_step[category] / 1e9:22.0f}" if flops[category] else ""
-        print(f"{category:22s} {ms:8.2f} {per_step[category] / (cores * step_wall):7.0%} {rate}")
-    program = sum(t for (_, name), t in times.items() if name == "CpuExecutable::ExecuteAsyncOnStream")
-    program /= args.steps
-    inside = cores * program - busy
-    print(f"{'idle inside XLA':22s} {1e3 * inside:8.2f} {inside / (cores * step_wall):7.0%}")
-    outside = cores * (step_wall - program)
-    print(f"{'outside XLA':22s} {1e3 * outside:8.2f} {outside / (cores * step_wall):7.0%}   "
-          "(Python, the call, reading the loss)")
-    params = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
-    moved = 7 * 4 * params  # Adam reads g, w, m, v and writes w, m, v (float32)
-    print(f"\nAdam moves {moved / 1e6:.0f} MB per step: {moved / max(per_step['Adam update'], 1e-12) / 1e9:.1f} "
-          "GB/s of thread time, a memory-bound update.")
-    forward = per_step["forward matmuls"] + per_step["forward elementwise"]
-    print(f"The forward pass is a chain (each layer waits for the last): {1e3 * forward:.2f} ms of it "
-          f"runs one op at a time, {forward / step_wall:.0%} of the step, while the other core waits.")
-    flops_per_step = vaelib.speed.vae_flops_per_example(model) * x.shape[0]
-    peak = vaelib.speed.matmul_flops_per_second(2048, 2048, 2048, 2.0)
-    allowed = flops_per_step / (0.65 * peak)
-    print(f"65% of the {peak / 1e9:.0f} GFLOP/s roofline allows {1e3 * allowed:.2f} ms per step; the compiled "
-          f"ops alone take {1e3 * busy:.2f} core-ms, {1e3 * busy / cores:.2f} ms if spread perfectly "
-          f"over {cores} cores ({busy / cores / allowed:.0%} of the allowance).")
+    forward = profile.thread_time["forward matmuls"] + profile.thread_time["forward elementwise"]
+    print(f"\nThe forward pass is a chain, each layer waiting for the one before: its {1e3 * forward:.2f} ms "
+          f"run one op at a time ({forward / profile.step:.0%} of the step).")
+
+    s = args.seconds
+    peak = matmul_flops_per_second(2048, 2048, 2048, s)
+    best = 0.0
+    print(f"\nfloat32 matmul, GFLOP/s     TensorFlow's kernel     XLA   (2048x2048: {peak / 1e9:.0f}, the roofline)")
+    for m, k, n in LAYER_SHAPES:
+        plain, xla = matmul_flops_per_second(m, k, n, s), matmul_flops_per_second(m, k, n, s, jit_compile=True)
+        best = max(best, plain, xla)
+        print(f"  [{m},{k}]@[{k},{n}] {plain / 1e9:22.0f} {xla / 1e9:7.0f}")
+    fresh, fresh_optimizer = vaelib_model()
+    adam = optimizer_update_seconds(fresh_optimizer, fresh.trainable_variables, s)
+    params = sum(int(np.prod(v.shape)) for v in fresh.trainable_variables)
+    moved = 7 * 4 * params  # Adam reads g, w, m, v and writes w, m, v, float32
+    print(f"Adam alone: {1e3 * adam:.2f} ms per update, {moved / 1e6:.0f} MB moved, {moved / adam / 1e9:.0f} GB/s "
+          "(memory-bound)")
+
+    step_flops = vae_flops_per_example(model) * BATCH
+    floor = step_flops / best + adam
+    print(f"\nBound: {step_flops / 1e6:.0f} MFLOP per step, all at the best layer-shape rate "
+          f"({best / 1e9:.0f} GFLOP/s), plus Adam alone, with no other work and no idle time: "
+          f"{1e3 * floor:.2f} ms per step = {BATCH / floor:,.0f} examples/s = "
+          f"{step_flops / floor / peak:.0%} of the roofline.")
+    print(f"Measured: {1e3 * profile.step:.2f} ms per step traced = {BATCH / profile.step:,.0f} examples/s = "
+          f"{step_flops / profile.step / peak:.0%} of the roofline.")
+
 
 if __name__ == "__main__":
     main()

@@ -30,3 +30,12 @@ def test_matmul_rate_and_bad_arguments():
                                   tf.keras.optimizers.Adam(), "graph")
     with pytest.raises(ValueError, match="seconds must be positive"):
         speed.throughput(lambda: None, 0, 1)
+
+
+def test_optimizer_update_seconds_updates_the_variables():
+    variables = [tf.Variable(tf.zeros([3, 4])), tf.Variable(tf.zeros([4]))]
+    optimizer = tf.keras.optimizers.Adam(1e-2)
+    assert speed.optimizer_update_seconds(optimizer, variables, seconds=0.05) > 0
+    assert int(optimizer.iterations) > 0 and float(tf.reduce_max(tf.abs(variables[0]))) > 0
+    with pytest.raises(ValueError, match="must not be empty"):
+        speed.optimizer_update_seconds(optimizer, [])

@@ -25,7 +25,7 @@ training loss is ``-tf.reduce_mean(elbo)``.
 __version__ = "0.1.0"
 
 # Flat public API, in the order the chapters introduce it.
-from vaelib import speed  # chapter 8 (a module: vaelib.speed.vae_step_throughput, ...)
+from vaelib import profiling, speed  # chapter 8, as modules: vaelib.speed.vae_step_throughput, ...
 from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
 from vaelib.classify import classification_loss, evaluate_classifier
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
@@ -53,5 +53,5 @@ __all__ = [
     "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "iwae_bound",
     "evaluate_bounds", "vae_loss",
     # figures and speed
-    "image_grid", "latent_grid", "latent_scatter", "plot_curves", "speed",
+    "image_grid", "latent_grid", "latent_scatter", "plot_curves", "profiling", "speed",
 ]

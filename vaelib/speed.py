@@ -18,8 +18,8 @@ from vaelib.bounds import vae_loss
 from vaelib.train import make_train_loop, make_train_step
 from vaelib.vae import VAE
 
-__all__ = ["throughput", "matmul_flops_per_second", "vae_flops_per_example", "vae_step_throughput",
-           "MODES"]
+__all__ = ["throughput", "matmul_flops_per_second", "optimizer_update_seconds", "vae_flops_per_example",
+           "vae_step_throughput", "MODES"]
 
 MODES = ("eager", "function", "xla", "loop", "loop+xla")
 
@@ -57,6 +57,27 @@ def matmul_flops_per_second(m: int, k: int, n: int, seconds: float = 2.0, *,
         return acc[0, 0]
 
     return throughput(lambda: run(a, b).numpy(), seconds, 1) * reps * 2 * m * k * n
+
+
+def optimizer_update_seconds(optimizer: tf.keras.optimizers.Optimizer, variables: list[tf.Variable],
+                             seconds: float = 2.0) -> float:
+    """Seconds one XLA-compiled update of ``variables`` takes on its own (fixed random gradients).
+
+    The optimizer's slots are built if needed and ``variables`` are changed:
+    pass throwaway copies.
+    """
+    if not variables:
+        raise ValueError("variables must not be empty")
+    if not optimizer.built:
+        optimizer.build(variables)
+    gradients = [tf.random.normal(v.shape, stddev=1e-3, seed=i) for i, v in enumerate(variables)]
+
+    @tf.function(jit_compile=True)
+    def update():
+        optimizer.apply_gradients(zip(gradients, variables))
+        return optimizer.iterations
+
+    return 1.0 / throughput(lambda: update().numpy(), seconds, 1)
 
 
 def vae_flops_per_example(model: VAE) -> float:

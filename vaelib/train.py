@@ -35,9 +35,10 @@ class FitConfig:
 
     Attributes:
       epochs: passes over the data; positive.
-      jit_compile: compile the step with XLA (the default: about 1.5x faster
-        than a plain ``tf.function`` for the notes' VAE on 2 CPU cores, and
-        reproducible because the VAE draws its noise from its own generator).
+      jit_compile: compile the step with XLA (the default: faster than a plain
+        ``tf.function`` for the notes' VAE on CPUs, as chapter 8 and
+        ``benchmarks/train_step.py`` measure, and reproducible because the VAE
+        draws its noise from its own generator).
       progress: show a progress bar (see :mod:`vaelib.progress`).
       max_to_keep: checkpoints kept in ``checkpoint_dir``.
     """
@@ -135,7 +136,7 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
             metrics = dict(loss_fn(model, batch))
             loss = metrics["loss"] / replicas  # replicas' gradients are summed
         gradients = tape.gradient(loss, variables)
-        if jit_compile:
+        if jit_compile and strategy is None:  # only XLA copies weights it cannot order
             gradients = _after_all(gradients)
         optimizer.apply_gradients(zip(gradients, variables))
         return metrics

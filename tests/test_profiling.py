@@ -1,0 +1,72 @@
+"""vaelib.profiling: categories and FLOPs read off the compiled step, against closed forms."""
+
+import pytest
+import tensorflow as tf
+
+from vaelib import profiling
+from vaelib.mlp import MLP
+from vaelib.seed import set_seed
+from vaelib.train import make_train_step
+
+SIZES = [64, 256, 128, 10]
+BATCH = 32
+
+
+def squared_error(model, x):
+    return {"loss": tf.reduce_mean(tf.reduce_sum(tf.square(model(x)), axis=-1))}
+
+
+def compiled_step(jit_compile=True):
+    set_seed(0)
+    model = MLP(SIZES, activation=tf.nn.sigmoid)
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-3), squared_error,
+                           element_spec=tf.TensorSpec([None, SIZES[0]], tf.float32), jit_compile=jit_compile)
+    return step, tf.random.stateless_uniform([BATCH, SIZES[0]], seed=[1, 2])
+
+
+def test_matmul_flops_match_the_layer_shapes():
+    step, x = compiled_step()
+    profile = profiling.profile_train_step(step, x, steps=5, warmup=2)
+    macs = [a * b for a, b in zip(SIZES, SIZES[1:])]
+    assert profile.flops["forward matmuls"] == 2 * BATCH * sum(macs)
+    # backward: dW for every layer, dx for all but the first (nothing needs d loss / d x)
+    assert profile.flops["backward matmuls"] == 2 * BATCH * (2 * sum(macs) - macs[0])
+
+
+def test_times_are_consistent():
+    step, x = compiled_step()
+    profile = profiling.profile_train_step(step, x, steps=20, warmup=2)
+    assert profile.thread_time["forward matmuls"] > 0 and profile.thread_time["optimizer update"] > 0
+    assert 0 < profile.program <= profile.step
+    # ops run on the cores' threads plus the calling thread, inside the program's wall time
+    assert profile.busy <= (profile.cores + 1) * profile.program
+    assert [row[0] for row in profile.rows()][-2:] == ["idle inside XLA", "outside XLA"]
+
+
+def test_categories_of_hand_written_hlo():
+    hlo = """HloModule m
+
+ENTRY %main (a: f32[4,3], b: f32[3,2]) -> f32[4,2] {
+  %a = f32[4,3]{1,0} parameter(0)
+  %b = f32[3,2]{1,0} parameter(1)
+  %copy.1 = f32[3,2]{1,0} copy(%b), metadata={op_name="x"}
+  %dot.1 = f32[4,2]{1,0} dot(%a, %copy.1), lhs_contracting_dims={1}, rhs_contracting_dims={0}, metadata={op_name="dense/matmul"}
+  %fusion.1 = f32[3,2]{1,0} fusion(%b), kind=kLoop, calls=%f, metadata={op_name="adam/AssignSubVariableOp"}
+  ROOT %fusion.2 = f32[4,2]{1,0} fusion(%dot.1), kind=kLoop, calls=%g, metadata={op_name="gradient_tape/dense/Sigmoid/SigmoidGrad"}
+}
+"""
+    ops = profiling.hlo_op_categories(hlo)
+    assert ops["dot.1"] == ("forward matmuls", 2 * 4 * 2 * 3)
+    assert ops["copy.1"][0] == "copies"
+    assert ops["fusion.1"][0] == "optimizer update"
+    assert ops["fusion.2"][0] == "backward elementwise"
+
+
+def test_bad_arguments():
+    step, x = compiled_step(jit_compile=False)
+    with pytest.raises(ValueError, match="jit_compile=True"):
+        profiling.profile_train_step(step, x, steps=2, warmup=1)
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        profiling.profile_train_step(step, x, steps=0)
+    with pytest.raises(ValueError, match="ENTRY"):
+        profiling.hlo_op_categories("not hlo")

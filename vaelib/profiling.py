@@ -1,0 +1,186 @@
+"""Where a compiled training step spends its time (chapter 8, ``benchmarks/profile_step.py``).
+
+TensorFlow's profiler records one event for every op that XLA's CPU runtime
+runs, on whichever thread runs it. :func:`profile_train_step` traces a few
+steps, puts every compiled op in a category read off the optimized HLO (its
+opcode and the TensorFlow op it was lowered from), and adds up thread time per
+category. What no op accounts for is idle time: inside the compiled program
+(a core waiting for an op it depends on) or outside it (Python, the call, the
+runtime's bookkeeping).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import glob
+import os
+import re
+import shutil
+import tempfile
+import time
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+__all__ = ["CATEGORIES", "StepProfile", "hlo_op_categories", "profile_train_step"]
+
+CATEGORIES = ("forward matmuls", "backward matmuls", "forward elementwise", "backward elementwise",
+              "optimizer update", "copies", "other")
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ([a-z\-]+)\(([^)]*)\)(.*)$")
+_PROGRAM_EVENT = "CpuExecutable::ExecuteAsyncOnStream"
+
+
+@dataclasses.dataclass(frozen=True)
+class StepProfile:
+    """Per-step times of a compiled training step, in seconds.
+
+    Attributes:
+      step: wall time of one step while traced (the call, the program, reading the loss).
+      program: wall time of the compiled program alone.
+      cores: CPU cores of the machine.
+      thread_time: thread time of the compiled ops in each of :data:`CATEGORIES`.
+      flops: floating-point operations of each category per step (matmuls only,
+        counted from the HLO shapes).
+    """
+
+    step: float
+    program: float
+    cores: int
+    thread_time: dict[str, float]
+    flops: dict[str, float]
+
+    @property
+    def busy(self) -> float:
+        """Thread time of all compiled ops."""
+        return sum(self.thread_time.values())
+
+    @property
+    def idle_inside(self) -> float:
+        """Core time inside the compiled program when no op ran on a core."""
+        return max(0.0, self.cores * self.program - self.busy)
+
+    @property
+    def outside(self) -> float:
+        """Core time of the step outside the compiled program."""
+        return self.cores * (self.step - self.program)
+
+    def rows(self) -> list[tuple[str, float, float]]:
+        """(category, core time per step, share of cores x step time), idle time included."""
+        total = self.cores * self.step
+        rows = [(c, self.thread_time[c], self.thread_time[c] / total) for c in CATEGORIES]
+        rows.append(("idle inside XLA", self.idle_inside, self.idle_inside / total))
+        rows.append(("outside XLA", self.outside, self.outside / total))
+        return rows
+
+
+def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tuple[str, float]]:
+    """Maps each op of an optimized HLO module's entry computation to (category, FLOPs).
+
+    Args:
+      hlo: text of ``step.experimental_get_compiler_ir(batch)(stage="optimized_hlo")``.
+      optimizer_scope: the optimizer's name scope: a Keras optimizer's ``name``,
+        which Keras numbers (``adam``, ``adam_1``, ...); any number matches.
+
+    Returns:
+      ``{op name: (category, FLOPs)}``; FLOPs are nonzero for matmuls only
+      (2 x output size x contracted size).
+    """
+    if "\nENTRY" not in hlo:
+        raise ValueError("hlo must be the text of an HLO module with an ENTRY computation")
+    shapes, ops = {}, {}
+    for line in hlo[hlo.index("\nENTRY"):].splitlines():
+        match = _INSTRUCTION.match(line)
+        if not match:
+            continue
+        name, shape, opcode, operands, rest = match.groups()
+        dims = re.match(r"\w+\[([\d,]*)\]", shape)
+        shapes[name] = [int(d) for d in dims[1].split(",") if d] if dims else []
+        op_name = (re.search(r'op_name="([^"]*)"', rest) or [None, ""])[1]
+        backward = op_name.startswith("gradient_tape/")
+        flops = 0.0
+        if opcode == "dot":
+            lhs = operands.split(",")[0].strip().lstrip("%")
+            contracting = re.search(r"lhs_contracting_dims=\{(\d+)\}", rest)
+            size = shapes[lhs][int(contracting[1])] if contracting and lhs in shapes else 0
+            flops = 2.0 * float(np.prod(shapes[name])) * size
+            category = "backward matmuls" if backward else "forward matmuls"
+        elif re.match(rf"{re.escape(optimizer_scope)}(_\d+)?/", op_name, re.IGNORECASE):
+            category = "optimizer update"
+        elif opcode == "copy":
+            category = "copies"
+        elif opcode == "fusion":
+            category = "backward elementwise" if backward else "forward elementwise"
+        else:
+            category = "other"
+        ops[name] = (category, flops)
+    return ops
+
+
+def _trace(run: Callable[[], object], steps: int) -> tuple[collections.Counter, float]:
+    """Runs ``run`` ``steps`` times under the profiler: ({event name: seconds}, wall seconds)."""
+    logdir = tempfile.mkdtemp(prefix="vaelib-profile-")
+    try:
+        tf.profiler.experimental.start(logdir)
+        try:
+            start = time.perf_counter()
+            for _ in range(steps):
+                run()
+            wall = time.perf_counter() - start
+        finally:
+            tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        with open(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0], "rb") as f:
+            space.ParseFromString(f.read())
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+    times = collections.Counter()
+    for plane in space.planes:
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        for line in plane.lines:
+            for event in line.events:
+                times[names.get(event.metadata_id, "")] += event.duration_ps * 1e-12
+    return times, wall
+
+
+def profile_train_step(step, batch, *, steps: int = 100, warmup: int = 10,
+                       optimizer_scope: str = "adam") -> StepProfile:
+    """Traces an XLA-compiled training step and splits its time by category.
+
+    Args:
+      step: a ``tf.function`` built with ``jit_compile=True``, such as
+        :func:`vaelib.make_train_step`'s; called as ``step(batch)``, returning a
+        dict with a scalar ``"loss"`` (read after every step, as ``fit`` does).
+      batch: one batch; the step trains on it ``warmup + steps`` times.
+      steps: steps traced.
+      warmup: untraced steps first (compiling happens here).
+      optimizer_scope: the optimizer's name scope, to recognize its update.
+
+    Returns:
+      A :class:`StepProfile`.
+
+    Raises:
+      ValueError: ``steps`` is not a positive int, or the step is not compiled with XLA.
+    """
+    if not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    run = lambda: float(step(batch)["loss"])  # noqa: E731
+    for _ in range(max(1, warmup)):
+        run()
+    try:
+        hlo = step.experimental_get_compiler_ir(batch)(stage="optimized_hlo")
+    except Exception as error:  # not compiled: TensorFlow refuses with one of several errors
+        raise ValueError("profile_train_step needs a step compiled with jit_compile=True "
+                         f"(experimental_get_compiler_ir failed: {error})") from error
+    ops = hlo_op_categories(hlo, optimizer_scope)
+    times, wall = _trace(run, steps)
+    thread_time = dict.fromkeys(CATEGORIES, 0.0)
+    flops = dict.fromkeys(CATEGORIES, 0.0)
+    for name, (category, op_flops) in ops.items():
+        if times.get(name):
+            thread_time[category] += times[name] / steps
+            flops[category] += op_flops  # each op runs once per step
+    return StepProfile(step=wall / steps, program=times.get(_PROGRAM_EVENT, 0.0) / steps,
+                       cores=os.cpu_count() or 1, thread_time=thread_time, flops=flops)
