@@ -1,9 +1,9 @@
-"""Where does the time of fit's default (XLA) training step go, and how fast could it be?
+"""Where does the time of fit's compiled (XLA) training step go, and how fast could it be?
 
 Usage: python benchmarks/profile_step.py [--steps 200] [--seconds 3]
 
-Profiles the notes' VAE step (the model and batches of ``train_step.py``) with
-``vaelib.profiling.profile_train_step``: the thread time of forward and backward
+Profiles the notes' VAE step (the model and batches of ``train_step.py``), called
+once per step from Python, with ``vaelib.profiling.profile_train_step``: the thread time of forward and backward
 matmuls, elementwise fusions, the Adam update and copies, the idle time inside
 the compiled program, and the time outside it. Then it bounds what any step
 built from these parts could reach: every matmul at the best rate TensorFlow
@@ -43,7 +43,7 @@ def main() -> None:
                                   element_spec=tf.TensorSpec([None, 784], tf.float32))
     profile = profile_train_step(step, tf.constant(batches(1)[0]), steps=args.steps, warmup=50)
     cores = profile.cores
-    print(f"fit's default step (XLA), the notes' VAE, batch {BATCH}: {1e3 * profile.step:.2f} ms per step "
+    print(f"fit's compiled step (XLA), one step per call, the notes' VAE, batch {BATCH}: {1e3 * profile.step:.2f} ms per step "
           f"traced, of which {1e3 * profile.program:.2f} ms in the compiled program; {cores} cores\n")
     print(f"{'':22s} {'core ms':>8s} {'share':>6s} {'GFLOP/s while running':>22s}")
     for category, seconds, share in profile.rows():
@@ -77,7 +77,8 @@ def main() -> None:
           f"{1e3 * floor:.2f} ms per step = {BATCH / floor:,.0f} examples/s = "
           f"{step_flops / floor / peak:.0%} of the roofline.")
     print(f"Measured: {1e3 * profile.step:.2f} ms per step traced = {BATCH / profile.step:,.0f} examples/s = "
-          f"{step_flops / profile.step / peak:.0%} of the roofline.")
+          f"{step_flops / profile.step / peak:.0%} of the roofline (fit runs {vaelib.FitConfig.steps_per_call} "
+          "steps per call, which removes most of the time outside XLA).")
 
 
 if __name__ == "__main__":

@@ -104,16 +104,43 @@ def test_bad_config():
 def test_train_loop_runs_many_steps_in_one_call():
     model = MLP([4, 8, 2], seed=0)
     x, y = classification_data()
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(20).repeat()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(20)  # 10 batches
     optimizer = tf.keras.optimizers.SGD(0.1)
-    loop = make_train_loop(model, optimizer, cross_entropy, steps=5)
-    iterator = iter(ds)
-    loop(iterator)
-    loop(iterator)
-    assert int(optimizer.iterations) == 10
+    loop = make_train_loop(model, optimizer, cross_entropy, steps=4)
+    for _ in range(2):  # two epochs, a new iterator each
+        iterator = iter(ds)
+        assert [len(loop(iterator)["loss"]) for _ in range(4)] == [4, 4, 2, 0]
+    assert int(optimizer.iterations) == 20
     assert loop.experimental_get_tracing_count() == 1
     with pytest.raises(ValueError, match="steps must be a positive int"):
         make_train_loop(model, optimizer, cross_entropy, steps=0)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fit_many_steps_per_call_equals_one_step_per_call(jit_compile):
+    def train(steps_per_call):
+        set_seed(0)
+        model = MLP([4, 16, 2])
+        config = FitConfig(epochs=2, steps_per_call=steps_per_call, jit_compile=jit_compile, progress=False)
+        history = fit(model, tf.keras.optimizers.Adam(1e-2), cross_entropy, dataset, config)
+        return model, history
+
+    one_model, one = train(1)
+    many_model, many = train(3)  # 7 batches per epoch: calls of 3, 3, 1
+    assert many.step_loss == one.step_loss and len(one.step_loss) == 14
+    for a, b in zip(one_model.trainable_variables, many_model.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert [r["train_accuracy"] for r in many.epochs] == [r["train_accuracy"] for r in one.epochs]
+
+
+def test_loop_stops_at_a_non_finite_step():
+    model = MLP([4, 2], seed=0)
+    x, y = classification_data(n=40)
+    x[25] = np.nan  # in the third batch of 10
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)
+    loop = make_train_loop(model, tf.keras.optimizers.SGD(0.1), cross_entropy, steps=4)
+    losses = loop(iter(ds))["loss"].numpy()
+    assert len(losses) == 3 and np.isfinite(losses[:2]).all() and not np.isfinite(losses[2])
 
 
 def test_non_positive_learning_rate():

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib.bounds import vae_loss
-from vaelib.train import make_train_loop, make_train_step
+from vaelib.train import FitConfig, make_train_loop, make_train_step
 from vaelib.vae import VAE
 
 __all__ = ["throughput", "matmul_flops_per_second", "optimizer_update_seconds", "vae_flops_per_example",
@@ -63,8 +63,9 @@ def optimizer_update_seconds(optimizer: tf.keras.optimizers.Optimizer, variables
                              seconds: float = 2.0) -> float:
     """Seconds one XLA-compiled update of ``variables`` takes on its own (fixed random gradients).
 
-    The optimizer's slots are built if needed and ``variables`` are changed:
-    pass throwaway copies.
+    Ten updates run per call, so that the call's own cost is spread thin. The
+    optimizer's slots are built if needed and ``variables`` are changed: pass
+    throwaway copies.
     """
     if not variables:
         raise ValueError("variables must not be empty")
@@ -72,12 +73,15 @@ def optimizer_update_seconds(optimizer: tf.keras.optimizers.Optimizer, variables
         optimizer.build(variables)
     gradients = [tf.random.normal(v.shape, stddev=1e-3, seed=i) for i, v in enumerate(variables)]
 
+    per_call = 10
+
     @tf.function(jit_compile=True)
     def update():
-        optimizer.apply_gradients(zip(gradients, variables))
+        for _ in tf.range(per_call):  # a loop, not unrolled: XLA would fuse the updates into one
+            optimizer.apply_gradients(zip(gradients, variables))
         return optimizer.iterations
 
-    return 1.0 / throughput(lambda: update().numpy(), seconds, 1)
+    return 1.0 / throughput(lambda: update().numpy(), seconds, per_call)
 
 
 def vae_flops_per_example(model: VAE) -> float:
@@ -87,23 +91,24 @@ def vae_flops_per_example(model: VAE) -> float:
 
 
 def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mode: str, *,
-                        batch_size: int = 100, seconds: float = 5.0, steps_per_call: int = 40,
-                        seed: int = 0) -> float:
+                        batch_size: int = 100, seconds: float = 5.0,
+                        steps_per_call: int = FitConfig.steps_per_call, seed: int = 0) -> float:
     """Training examples per second of ``vaelib``'s VAE step, run one of several ways.
 
     Args:
       model, optimizer: what to train (it is trained: use throwaway copies).
       mode: ``"eager"`` (the step's Python, op by op), ``"function"`` (a
-        ``tf.function``), ``"xla"`` (compiled with XLA, as :func:`vaelib.fit`
-        runs it by default), ``"loop"`` / ``"loop+xla"`` (``steps_per_call`` steps per call
-        over a ``tf.data`` iterator, :func:`vaelib.make_train_loop`).
+        ``tf.function``), ``"xla"`` (compiled with XLA), ``"loop"`` /
+        ``"loop+xla"`` (``steps_per_call`` steps per call over a ``tf.data``
+        iterator, :func:`vaelib.make_train_loop`; ``"loop+xla"`` with the default
+        ``steps_per_call`` is how :func:`vaelib.fit` trains by default).
       batch_size: examples per step.
       seconds: timing window.
-      steps_per_call: for the loop modes.
+      steps_per_call: for the loop modes (default: ``FitConfig``'s).
       seed: of the random binary batches.
 
     Returns:
-      Examples per second, reading the loss after every call as ``fit`` does.
+      Examples per second, reading every step's metrics as ``fit`` does.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -114,7 +119,8 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
         iterator = iter(ds)
         loop = make_train_loop(model, optimizer, vae_loss, steps_per_call,
                                jit_compile=mode.endswith("xla"))
-        return throughput(lambda: float(loop(iterator)["loss"]), seconds, batch_size * steps_per_call)
+        return throughput(lambda: {k: v.numpy() for k, v in loop(iterator).items()}, seconds,
+                          batch_size * steps_per_call)
     batches = [tf.constant(b) for b in data]
     step = make_train_step(model, optimizer, vae_loss,
                            element_spec=tf.TensorSpec([None, model.config.input_size], tf.float32),
@@ -126,6 +132,6 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
     def run():
         out = step(batches[i[0] % len(batches)])
         i[0] += 1
-        return float(out["loss"])
+        return {k: float(v) for k, v in out.items()}
 
     return throughput(run, seconds, batch_size)

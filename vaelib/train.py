@@ -39,18 +39,26 @@ class FitConfig:
         ``tf.function`` for the notes' VAE on CPUs, as chapter 8 and
         ``benchmarks/train_step.py`` measure, and reproducible because the VAE
         draws its noise from its own generator).
+      steps_per_call: most training steps per call into the compiled graph
+        (:func:`make_train_loop`), so that Python is visited once per that many
+        steps; 1 calls the step from Python for every batch. Every step's
+        metrics are still recorded, and a non-finite one still stops training
+        at the step it happened. Training with a ``strategy`` always uses 1.
       progress: show a progress bar (see :mod:`vaelib.progress`).
       max_to_keep: checkpoints kept in ``checkpoint_dir``.
     """
 
     epochs: int = 10
     jit_compile: bool = True
+    steps_per_call: int = 20
     progress: bool = True
     max_to_keep: int = 2
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs <= 0:
             raise ValueError(f"epochs must be a positive int, got {self.epochs!r}")
+        if not isinstance(self.steps_per_call, int) or self.steps_per_call <= 0:
+            raise ValueError(f"steps_per_call must be a positive int, got {self.steps_per_call!r}")
         if self.max_to_keep <= 0:
             raise ValueError(f"max_to_keep must be positive, got {self.max_to_keep!r}")
 
@@ -155,29 +163,48 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
 
 def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
                     steps: int, *, jit_compile: bool = False):
-    """Builds a ``tf.function`` that runs ``steps`` training steps in one call.
+    """Builds a ``tf.function`` that runs up to ``steps`` training steps in one call.
 
     One Python-to-graph round trip then serves many steps, which matters when a
-    step is short (chapter "Why graphs are fast"). The batches come from an
-    iterator over a dataset that yields at least ``steps`` batches of one shape.
+    step is short (chapter "Why graphs are fast"). Batches come from an iterator
+    over a ``tf.data`` dataset; a call stops early when the iterator runs out
+    or after a step whose metrics are not all finite. :func:`fit` trains this
+    way unless ``FitConfig.steps_per_call`` is 1.
+
+    Args:
+      model, optimizer, loss_fn: as for :func:`make_train_step`.
+      steps: most steps per call; a positive int.
+      jit_compile: compile each step with XLA (the loop around it, which pulls
+        batches from the iterator, runs as a graph).
 
     Returns:
-      ``train_loop(iterator) -> dict of the last step's scalar tensors``.
+      ``train_loop(iterator) -> {metric: [n] float32}``, every metric of each of
+      the ``n <= steps`` steps run, in order (``n == 0`` once the data is spent).
+      The loop is traced once per dataset ``element_spec``.
     """
-    if not isinstance(steps, int) or steps <= 0:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    step = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile)
-    if not jit_compile:
-        step = step.python_function  # traced inline: the loop and its steps form one graph
-    # With XLA the step stays a compiled function that the loop calls: the iterator's
-    # ``next`` cannot run inside XLA, but the call no longer goes through Python.
+    compiled = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile)
+    # Without XLA the step is traced inline: the loop and its steps form one graph.
+    # With XLA the loop calls the compiled step: ``next`` cannot run inside XLA.
+    step = compiled if jit_compile else compiled.python_function
 
     @tf.function
     def train_loop(iterator):
-        metrics = step(next(iterator))
-        for _ in tf.range(steps - 1):
-            metrics = step(next(iterator))
-        return metrics
+        keys = list(compiled.get_concrete_function(iterator.element_spec).structured_outputs)
+        arrays = [tf.TensorArray(tf.float32, size=0, dynamic_size=True) for _ in keys]
+        n = tf.constant(0)
+        finite = tf.constant(True)
+        while n < steps and finite:
+            optional = iterator.get_next_as_optional()
+            if not optional.has_value():
+                break
+            metrics = step(optional.get_value())
+            values = [tf.cast(metrics[k], tf.float32) for k in keys]
+            arrays = [a.write(n, v) for a, v in zip(arrays, values)]
+            finite = tf.reduce_all(tf.math.is_finite(tf.stack(values)))
+            n += 1
+        return {k: a.stack() for k, a in zip(keys, arrays)}
 
     return train_loop
 
@@ -225,8 +252,28 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     """
     make_data = data if callable(data) and not isinstance(data, tf.data.Dataset) else (lambda _: data)
     first = make_data(0)
-    step_fn = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
+    per_call = config.steps_per_call if strategy is None else 1
+    if per_call > 1:
+        run = make_train_loop(model, optimizer, loss_fn, per_call, jit_compile=config.jit_compile)
+    else:
+        run = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
                               jit_compile=config.jit_compile, strategy=strategy)
+
+    def step_metrics(epoch):
+        """Yields each step's metrics as floats, running ``per_call`` steps at a time."""
+        if per_call == 1:
+            for batch in make_data(epoch):
+                yield {k: float(v) for k, v in run(batch).items()}
+            return
+        iterator = iter(make_data(epoch))
+        while True:
+            columns = {k: v.numpy() for k, v in run(iterator).items()}
+            ran = len(columns["loss"])
+            for i in range(ran):
+                yield {k: float(v[i]) for k, v in columns.items()}
+            if ran < per_call:  # the data is spent (or a metric was not finite)
+                return
+
     if strategy is not None:
         original = make_data
         make_data = lambda epoch: strategy.experimental_distribute_dataset(original(epoch))
@@ -244,8 +291,7 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
             started = time.perf_counter()
             sums: dict[str, float] = {}
             count = 0
-            for batch in make_data(epoch):
-                metrics = {k: float(v) for k, v in step_fn(batch).items()}
+            for metrics in step_metrics(epoch):
                 bad = [k for k, v in metrics.items() if not math.isfinite(v)]
                 if bad:
                     raise NonFiniteLossError(
