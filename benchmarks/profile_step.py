@@ -4,7 +4,7 @@ Usage: python benchmarks/profile_step.py [--steps 200] [--seconds 3]
 
 Profiles the notes' VAE step (the model and batches of ``train_step.py``), called
 once per step from Python, with ``vaelib.profiling.profile_train_step``: the thread time of forward and backward
-matmuls, elementwise fusions, the Adam update and copies, the idle time inside
+matmuls, elementwise fusions, the Adam update and copies, the rest of the cores' time inside
 the compiled program, and the time outside it. Then it bounds what any step
 built from these parts could reach: every matmul at the best rate TensorFlow
 reaches at this model's layer shapes (its own kernel or XLA's) plus the Adam

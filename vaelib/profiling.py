@@ -4,9 +4,10 @@ TensorFlow's profiler records one event for every op that XLA's CPU runtime
 runs, on whichever thread runs it. :func:`profile_train_step` traces a few
 steps, puts every compiled op in a category read off the optimized HLO (its
 opcode and the TensorFlow op it was lowered from), and adds up thread time per
-category. What no op accounts for is idle time: inside the compiled program
-(a core waiting for an op it depends on) or outside it (Python, the call, the
-runtime's bookkeeping).
+category (an op's time is its span on the thread that runs it). The rest of
+the cores' time is either inside the compiled program, where a core waits for
+an op it depends on or helps another thread's multithreaded matmul, or outside
+it (Python, the call, the runtime's bookkeeping).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class StepProfile:
 
     @property
     def idle_inside(self) -> float:
-        """Core time inside the compiled program when no op ran on a core."""
+        """Core time inside the compiled program outside every op's own span: waiting
+        for an op, or helping an op that splits its work across threads."""
         return max(0.0, self.cores * self.program - self.busy)
 
     @property
@@ -68,10 +70,11 @@ class StepProfile:
         return self.cores * (self.step - self.program)
 
     def rows(self) -> list[tuple[str, float, float]]:
-        """(category, core time per step, share of cores x step time), idle time included."""
+        """(category, core time per step, share of cores x step time), then the rest:
+        ``"idle or helping"`` (inside XLA) and ``"outside XLA"``."""
         total = self.cores * self.step
         rows = [(c, self.thread_time[c], self.thread_time[c] / total) for c in CATEGORIES]
-        rows.append(("idle inside XLA", self.idle_inside, self.idle_inside / total))
+        rows.append(("idle or helping", self.idle_inside, self.idle_inside / total))
         rows.append(("outside XLA", self.outside, self.outside / total))
         return rows
 
