@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
-from vaelib.train import FitConfig, NonFiniteLossError, fit, make_train_loop, make_train_step
+from vaelib.train import (FitConfig, NonFiniteLossError, fit, make_train_loop, make_train_step,
+                          stack_batches)
 
 
 def classification_data(n=200, seed=0):
@@ -101,19 +102,26 @@ def test_bad_config():
         make_train_step(tf.Module(name="empty"), tf.keras.optimizers.Adam(), cross_entropy)
 
 
-def test_train_loop_runs_many_steps_in_one_call():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_train_loop_runs_many_steps_in_one_call(jit_compile):
     model = MLP([4, 8, 2], seed=0)
     x, y = classification_data()
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(20)  # 10 batches
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(30)  # 6 batches of 30, then 20
     optimizer = tf.keras.optimizers.SGD(0.1)
-    loop = make_train_loop(model, optimizer, cross_entropy, steps=4)
-    for _ in range(2):  # two epochs, a new iterator each
-        iterator = iter(ds)
-        assert [len(loop(iterator)["loss"]) for _ in range(4)] == [4, 4, 2, 0]
-    assert int(optimizer.iterations) == 20
+    loop = make_train_loop(model, optimizer, cross_entropy, steps=4, element_spec=ds.element_spec,
+                           jit_compile=jit_compile)
+    for _ in range(2):  # two epochs
+        stacks = list(stack_batches(ds, 4))
+        assert [int(s[0].shape[0]) for s in stacks] == [4, 2, 1]  # the last batch is smaller
+        for stack in stacks:
+            ran, metrics = loop(stack)
+            assert int(ran) == stack[0].shape[0] == len(metrics["loss"])
+    assert int(optimizer.iterations) == 14
     assert loop.experimental_get_tracing_count() == 1
     with pytest.raises(ValueError, match="steps must be a positive int"):
         make_train_loop(model, optimizer, cross_entropy, steps=0)
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        next(stack_batches(ds, 0))
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
@@ -133,13 +141,16 @@ def test_fit_many_steps_per_call_equals_one_step_per_call(jit_compile):
     assert [r["train_accuracy"] for r in many.epochs] == [r["train_accuracy"] for r in one.epochs]
 
 
-def test_loop_stops_at_a_non_finite_step():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_loop_stops_at_a_non_finite_step(jit_compile):
     model = MLP([4, 2], seed=0)
     x, y = classification_data(n=40)
     x[25] = np.nan  # in the third batch of 10
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)
-    loop = make_train_loop(model, tf.keras.optimizers.SGD(0.1), cross_entropy, steps=4)
-    losses = loop(iter(ds))["loss"].numpy()
+    loop = make_train_loop(model, tf.keras.optimizers.SGD(0.1), cross_entropy, steps=4,
+                           jit_compile=jit_compile)
+    ran, metrics = loop(next(stack_batches(ds, 4)))
+    losses = metrics["loss"].numpy()[:int(ran)]
     assert len(losses) == 3 and np.isfinite(losses[:2]).all() and not np.isfinite(losses[2])
 
 

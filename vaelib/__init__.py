@@ -37,7 +37,8 @@ from vaelib.mlp import MLP, Dense
 from vaelib.pipeline import binarize, make_dataset
 from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
 from vaelib.seed import set_seed
-from vaelib.train import FitConfig, History, NonFiniteLossError, fit, make_train_loop, make_train_step
+from vaelib.train import (FitConfig, History, NonFiniteLossError, fit, make_train_loop, make_train_step,
+                          stack_batches)
 from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     # graphs, modules, training (chapters 1-3)
     "draw_graph", "Dense", "MLP", "classification_loss", "evaluate_classifier", "set_seed",
     "FitConfig", "History", "NonFiniteLossError", "fit", "make_train_loop", "make_train_step",
+    "stack_batches",
     # densities, bounds, estimators, the VAE (chapters 4-7)
     "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "std_normal_log_prob",
     "LinearGaussian", "kl_gaussians", "reparameterization_gradient", "score_function_gradient",

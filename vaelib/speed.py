@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib.bounds import vae_loss
-from vaelib.train import FitConfig, make_train_loop, make_train_step
+from vaelib.train import FitConfig, make_train_loop, make_train_step, stack_batches
 from vaelib.vae import VAE
 
 __all__ = ["throughput", "matmul_flops_per_second", "optimizer_update_seconds", "vae_flops_per_example",
@@ -99,8 +99,9 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
       model, optimizer: what to train (it is trained: use throwaway copies).
       mode: ``"eager"`` (the step's Python, op by op), ``"function"`` (a
         ``tf.function``), ``"xla"`` (compiled with XLA), ``"loop"`` /
-        ``"loop+xla"`` (``steps_per_call`` steps per call over a ``tf.data``
-        iterator, :func:`vaelib.make_train_loop`; ``"loop+xla"`` with the default
+        ``"loop+xla"`` (``steps_per_call`` steps per call, the batches of a
+        ``tf.data`` dataset stacked by :func:`vaelib.stack_batches` and run by
+        :func:`vaelib.make_train_loop`; ``"loop+xla"`` with the default
         ``steps_per_call`` is how :func:`vaelib.fit` trains by default).
       batch_size: examples per step.
       seconds: timing window.
@@ -116,11 +117,15 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
     data = (rng.random((20, batch_size, model.config.input_size)) < 0.13).astype(np.float32)
     if mode.startswith("loop"):
         ds = tf.data.Dataset.from_tensor_slices(data).repeat().prefetch(tf.data.AUTOTUNE)
-        iterator = iter(ds)
-        loop = make_train_loop(model, optimizer, vae_loss, steps_per_call,
+        stacks = stack_batches(ds, steps_per_call)  # as fit groups an epoch's batches
+        loop = make_train_loop(model, optimizer, vae_loss, steps_per_call, element_spec=ds.element_spec,
                                jit_compile=mode.endswith("xla"))
-        return throughput(lambda: {k: v.numpy() for k, v in loop(iterator).items()}, seconds,
-                          batch_size * steps_per_call)
+
+        def run_loop():
+            ran, metrics = loop(next(stacks))
+            return int(ran), {k: v.numpy() for k, v in metrics.items()}
+
+        return throughput(run_loop, seconds, batch_size * steps_per_call)
     batches = [tf.constant(b) for b in data]
     step = make_train_step(model, optimizer, vae_loss,
                            element_spec=tf.TensorSpec([None, model.config.input_size], tf.float32),

@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from vaelib.progress import Progress
 
-__all__ = ["FitConfig", "History", "NonFiniteLossError", "make_train_step", "make_train_loop", "fit"]
+__all__ = ["FitConfig", "History", "NonFiniteLossError", "make_train_step", "make_train_loop",
+           "stack_batches", "fit"]
 
 LossFn = Callable[[tf.Module, object], Mapping[str, tf.Tensor]]
 Data = Union[tf.data.Dataset, Callable[[int], tf.data.Dataset]]
@@ -162,51 +163,76 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
 
 
 def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
-                    steps: int, *, jit_compile: bool = False):
-    """Builds a ``tf.function`` that runs up to ``steps`` training steps in one call.
+                    steps: int, *, element_spec=None, jit_compile: bool = False):
+    """Builds a ``tf.function`` that runs many training steps in one call.
 
-    One Python-to-graph round trip then serves many steps, which matters when a
-    step is short (chapter "Why graphs are fast"). Batches come from an iterator
-    over a ``tf.data`` dataset; a call stops early when the iterator runs out
-    or after a step whose metrics are not all finite. :func:`fit` trains this
-    way unless ``FitConfig.steps_per_call`` is 1.
+    A call takes a stack of batches (a leading axis of length ``k <= steps``,
+    see :func:`stack_batches`) and runs one step per batch, in order, inside one
+    compiled program: with XLA the whole loop is compiled, so neither Python
+    nor the runtime is visited between steps (chapter "Why graphs are fast").
+    It stops early after a step whose metrics are not all finite.
+    :func:`fit` trains this way unless ``FitConfig.steps_per_call`` is 1.
 
     Args:
       model, optimizer, loss_fn: as for :func:`make_train_step`.
       steps: most steps per call; a positive int.
-      jit_compile: compile each step with XLA (the loop around it, which pulls
-        batches from the iterator, runs as a graph).
+      element_spec: one batch's ``tf.TypeSpec`` structure (``dataset.element_spec``);
+        given, the loop is traced exactly once (XLA still compiles once per
+        distinct stack shape).
+      jit_compile: compile the loop, steps included, with XLA.
 
     Returns:
-      ``train_loop(iterator) -> {metric: [n] float32}``, every metric of each of
-      the ``n <= steps`` steps run, in order (``n == 0`` once the data is spent).
-      The loop is traced once per dataset ``element_spec``.
+      ``train_loop(batches) -> (n, {metric: [k] float32})``: the number of steps
+      run and every metric of each step; only the first ``n`` entries are set.
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    compiled = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile)
-    # Without XLA the step is traced inline: the loop and its steps form one graph.
-    # With XLA the loop calls the compiled step: ``next`` cannot run inside XLA.
-    step = compiled if jit_compile else compiled.python_function
+    step = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile).python_function
+    signature = None
+    if element_spec is not None:
+        signature = (tf.nest.map_structure(lambda s: tf.TensorSpec([None, *s.shape], s.dtype), element_spec),)
 
-    @tf.function
-    def train_loop(iterator):
-        keys = list(compiled.get_concrete_function(iterator.element_spec).structured_outputs)
-        arrays = [tf.TensorArray(tf.float32, size=0, dynamic_size=True) for _ in keys]
-        n = tf.constant(0)
-        finite = tf.constant(True)
-        while n < steps and finite:
-            optional = iterator.get_next_as_optional()
-            if not optional.has_value():
-                break
-            metrics = step(optional.get_value())
-            values = [tf.cast(metrics[k], tf.float32) for k in keys]
-            arrays = [a.write(n, v) for a, v in zip(arrays, values)]
-            finite = tf.reduce_all(tf.math.is_finite(tf.stack(values)))
+    @tf.function(input_signature=signature, jit_compile=jit_compile)
+    def train_loop(batches):
+        k = tf.shape(tf.nest.flatten(batches)[0])[0]
+        first = step(tf.nest.map_structure(lambda b: b[0], batches))
+        keys = list(first)
+
+        def row(metrics):
+            return tf.stack([tf.cast(metrics[key], tf.float32) for key in keys])
+
+        values = tf.tensor_scatter_nd_update(tf.zeros([k, len(keys)]), [[0]], [row(first)])
+        finite = tf.reduce_all(tf.math.is_finite(row(first)))
+        n = tf.constant(1)
+        while n < k and finite:
+            metrics = row(step(tf.nest.map_structure(lambda b: b[n], batches)))
+            values = tf.tensor_scatter_nd_update(values, [[n]], [metrics])
+            finite = tf.reduce_all(tf.math.is_finite(metrics))
             n += 1
-        return {k: a.stack() for k, a in zip(keys, arrays)}
+        return n, {key: values[:, j] for j, key in enumerate(keys)}
 
     return train_loop
+
+
+def stack_batches(batches, size: int):
+    """Groups consecutive batches of one shape into stacks of at most ``size``.
+
+    Yields each stack as the batch structure with a new leading axis, ready for
+    the loop of :func:`make_train_loop`. A batch whose shapes differ from the
+    ones before it (the smaller last batch of an epoch) starts a new stack.
+    """
+    if not isinstance(size, int) or size <= 0:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    group, shapes = [], None
+    for batch in batches:
+        batch_shapes = [tuple(t.shape) for t in tf.nest.flatten(batch)]
+        if group and (batch_shapes != shapes or len(group) == size):
+            yield tf.nest.map_structure(lambda *parts: tf.stack(parts), *group)
+            group = []
+        shapes = batch_shapes
+        group.append(batch)
+    if group:
+        yield tf.nest.map_structure(lambda *parts: tf.stack(parts), *group)
 
 
 def _checkpointing(model, optimizer, checkpoint_dir, max_to_keep):
@@ -254,7 +280,8 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     first = make_data(0)
     per_call = config.steps_per_call if strategy is None else 1
     if per_call > 1:
-        run = make_train_loop(model, optimizer, loss_fn, per_call, jit_compile=config.jit_compile)
+        run = make_train_loop(model, optimizer, loss_fn, per_call, element_spec=first.element_spec,
+                              jit_compile=config.jit_compile)
     else:
         run = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
                               jit_compile=config.jit_compile, strategy=strategy)
@@ -265,14 +292,11 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
             for batch in make_data(epoch):
                 yield {k: float(v) for k, v in run(batch).items()}
             return
-        iterator = iter(make_data(epoch))
-        while True:
-            columns = {k: v.numpy() for k, v in run(iterator).items()}
-            ran = len(columns["loss"])
-            for i in range(ran):
+        for batches in stack_batches(make_data(epoch), per_call):
+            ran, columns = run(batches)
+            columns = {k: v.numpy() for k, v in columns.items()}
+            for i in range(int(ran)):  # fewer than the stack only after a non-finite step
                 yield {k: float(v[i]) for k, v in columns.items()}
-            if ran < per_call:  # the data is spent (or a metric was not finite)
-                return
 
     if strategy is not None:
         original = make_data
