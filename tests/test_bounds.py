@@ -8,7 +8,8 @@ from scipy.special import logsumexp
 from vaelib import bounds
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
-from vaelib.train import FitConfig, fit, make_train_step
+from vaelib.step import make_train_step
+from vaelib.train import FitConfig, fit
 from vaelib.vae import VAE, VAEConfig
 
 ONE_D = VAEConfig(input_size=8, hidden_sizes=(16,), latent_size=1, seed=3)

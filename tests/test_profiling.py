@@ -6,7 +6,7 @@ import tensorflow as tf
 from vaelib import profiling
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
-from vaelib.train import make_train_step
+from vaelib.step import make_train_step
 
 SIZES = [64, 256, 128, 10]
 BATCH = 32

@@ -37,8 +37,8 @@ from vaelib.mlp import MLP, Dense
 from vaelib.pipeline import binarize, make_dataset
 from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
 from vaelib.seed import set_seed
-from vaelib.train import (FitConfig, History, NonFiniteLossError, fit, make_train_loop, make_train_step,
-                          stack_batches)
+from vaelib.step import make_train_loop, make_train_step, stack_batches
+from vaelib.train import FitConfig, History, NonFiniteLossError, fit
 from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
 
 __all__ = [

@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib.bounds import vae_loss
-from vaelib.train import FitConfig, make_train_loop, make_train_step, stack_batches
+from vaelib.step import make_train_loop, make_train_step, stack_batches
+from vaelib.train import FitConfig
 from vaelib.vae import VAE
 
 __all__ = ["throughput", "matmul_flops_per_second", "optimizer_update_seconds", "vae_flops_per_example",

@@ -1,0 +1,169 @@
+"""The compiled training step, and many steps in one compiled call.
+
+``make_train_step`` turns a loss function into a ``tf.function`` that computes
+gradients and applies them; it is traced once for a dataset's element spec, so
+a smaller last batch does not retrace it. ``make_train_loop`` runs a stack of
+batches (``stack_batches``) through that step inside one compiled program.
+:func:`vaelib.fit` (in :mod:`vaelib.train`) trains with them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import tensorflow as tf
+
+__all__ = ["LossFn", "make_train_step", "make_train_loop", "stack_batches"]
+
+LossFn = Callable[[tf.Module, object], Mapping[str, tf.Tensor]]
+
+
+def _after_all(gradients: list) -> list:
+    """Makes every gradient depend on all of them, without changing a value.
+
+    XLA updates a variable in place, so every read of its old value must run
+    first. A weight is read again by the backward pass (``dx = dy @ w^T``), and
+    nothing orders that read before the update, which needs only ``dw``; XLA
+    then copies the weight before the step starts (8 copies, about 0.5 ms a
+    step on the notes' VAE, ``benchmarks/profile_step.py``). Adding
+    ``0 * (one element of every gradient)`` orders all reads before any write,
+    and the copies go away (tested in ``tests/test_step.py``). A non-finite
+    gradient spreads to all, which a non-finite loss reports on the next step.
+    """
+    dense = [isinstance(g, tf.Tensor) and g.shape.num_elements() != 0 for g in gradients]
+    present = [tf.cast(tf.reshape(g, [-1])[0], tf.float32) for g, d in zip(gradients, dense) if d]
+    if not present:
+        return gradients
+    zero = 0.0 * tf.add_n(present)
+    return [g + tf.cast(zero, g.dtype) if d else g for g, d in zip(gradients, dense)]
+
+
+def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
+                    *, element_spec=None, jit_compile: bool = False,
+                    strategy: tf.distribute.Strategy | None = None):
+    """Builds the compiled training step.
+
+    Args:
+      model: the ``tf.Module`` whose ``trainable_variables`` are trained.
+      optimizer: a Keras optimizer.
+      loss_fn: ``loss_fn(model, batch)`` returns a dict of scalar tensors with
+        at least ``"loss"``, the quantity minimized.
+      element_spec: the batch's ``tf.TypeSpec`` structure (``dataset.element_spec``);
+        given, the step is traced exactly once.
+      jit_compile: compile with XLA.
+      strategy: a ``tf.distribute`` strategy (e.g. ``MirroredStrategy`` over
+        several GPUs); the model and optimizer must have been created in its
+        ``scope()``, and batches come from ``strategy.experimental_distribute_dataset``.
+        Each replica's gradient is scaled by ``1 / num_replicas`` so that their
+        sum is the gradient of the global batch's mean loss.
+
+    Returns:
+      ``train_step(batch) -> dict of scalar tensors``, a ``tf.function``.
+    """
+    variables = model.trainable_variables
+    if not variables:
+        raise ValueError(f"model {model.name!r} has no trainable variables")
+    try:  # a number or a variable; a schedule is a callable and is left alone
+        learning_rate = float(optimizer.learning_rate)
+    except (TypeError, ValueError, AttributeError):
+        learning_rate = None
+    if learning_rate is not None and learning_rate <= 0:
+        raise ValueError(f"the optimizer's learning_rate must be positive, got {learning_rate:g}")
+    if not optimizer.built:  # creating its slots inside the step would force a second trace
+        optimizer.build(variables)
+
+    replicas = 1 if strategy is None else strategy.num_replicas_in_sync
+
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            metrics = dict(loss_fn(model, batch))
+            loss = metrics["loss"] / replicas  # replicas' gradients are summed
+        gradients = tape.gradient(loss, variables)
+        if jit_compile and strategy is None:  # only XLA copies weights it cannot order
+            gradients = _after_all(gradients)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return metrics
+
+    signature = None if element_spec is None else (element_spec,)
+    if strategy is None:
+        return tf.function(train_step, input_signature=signature, jit_compile=jit_compile)
+
+    def distributed_step(batch):
+        per_replica = strategy.run(train_step, args=(batch,))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                for k, v in per_replica.items()}
+
+    return tf.function(distributed_step, reduce_retracing=True)
+
+
+def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
+                    steps: int, *, element_spec=None, jit_compile: bool = False):
+    """Builds a ``tf.function`` that runs many training steps in one call.
+
+    A call takes a stack of batches (a leading axis of length ``k <= steps``,
+    see :func:`stack_batches`) and runs one step per batch, in order, inside one
+    compiled program: with XLA the whole loop is compiled, so neither Python
+    nor the runtime is visited between steps (chapter "Why graphs are fast").
+    It stops early after a step whose metrics are not all finite.
+    :func:`fit` trains this way unless ``FitConfig.steps_per_call`` is 1.
+
+    Args:
+      model, optimizer, loss_fn: as for :func:`make_train_step`.
+      steps: most steps per call; a positive int.
+      element_spec: one batch's ``tf.TypeSpec`` structure (``dataset.element_spec``);
+        given, the loop is traced exactly once (XLA still compiles once per
+        distinct stack shape).
+      jit_compile: compile the loop, steps included, with XLA.
+
+    Returns:
+      ``train_loop(batches) -> (n, {metric: [k] float32})``: the number of steps
+      run and every metric of each step; only the first ``n`` entries are set.
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    step = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile).python_function
+    signature = None
+    if element_spec is not None:
+        signature = (tf.nest.map_structure(lambda s: tf.TensorSpec([None, *s.shape], s.dtype), element_spec),)
+
+    @tf.function(input_signature=signature, jit_compile=jit_compile)
+    def train_loop(batches):
+        k = tf.shape(tf.nest.flatten(batches)[0])[0]
+        first = step(tf.nest.map_structure(lambda b: b[0], batches))
+        keys = list(first)
+
+        def row(metrics):
+            return tf.stack([tf.cast(metrics[key], tf.float32) for key in keys])
+
+        values = tf.tensor_scatter_nd_update(tf.zeros([k, len(keys)]), [[0]], [row(first)])
+        finite = tf.reduce_all(tf.math.is_finite(row(first)))
+        n = tf.constant(1)
+        while n < k and finite:
+            metrics = row(step(tf.nest.map_structure(lambda b: b[n], batches)))
+            values = tf.tensor_scatter_nd_update(values, [[n]], [metrics])
+            finite = tf.reduce_all(tf.math.is_finite(metrics))
+            n += 1
+        return n, {key: values[:, j] for j, key in enumerate(keys)}
+
+    return train_loop
+
+
+def stack_batches(batches, size: int):
+    """Groups consecutive batches of one shape into stacks of at most ``size``.
+
+    Yields each stack as the batch structure with a new leading axis, ready for
+    the loop of :func:`make_train_loop`. A batch whose shapes differ from the
+    ones before it (the smaller last batch of an epoch) starts a new stack.
+    """
+    if not isinstance(size, int) or size <= 0:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    group, shapes = [], None
+    for batch in batches:
+        batch_shapes = [tuple(t.shape) for t in tf.nest.flatten(batch)]
+        if group and (batch_shapes != shapes or len(group) == size):
+            yield tf.nest.map_structure(lambda *parts: tf.stack(parts), *group)
+            group = []
+        shapes = batch_shapes
+        group.append(batch)
+    if group:
+        yield tf.nest.map_structure(lambda *parts: tf.stack(parts), *group)
