@@ -4,35 +4,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from toy_data import classification_data, dataset
+from vaelib.classify import classification_loss
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
 from vaelib.step import make_train_loop, make_train_step, stack_batches
 
 
-def classification_data(n=200, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4)).astype(np.float32)
-    y = (x @ np.array([1.0, -2.0, 0.5, 0.0]) > 0).astype(np.int32)
-    return x, y
-
-
-def cross_entropy(model, batch):
-    x, y = batch
-    logits = model(x)
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    accuracy = tf.reduce_mean(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == y, tf.float32))
-    return {"loss": loss, "accuracy": accuracy}
-
-
-def dataset(seed=0, batch_size=32):
-    x, y = classification_data()
-    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(200, seed=seed).batch(batch_size)
-
-
 def test_step_traces_once_across_batch_sizes():
     model = MLP([4, 8, 2])
     ds = dataset()  # 200 = 6 * 32 + 8: the last batch is smaller
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), cross_entropy,
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), classification_loss,
                            element_spec=ds.element_spec)
     for _ in range(2):
         for batch in ds:
@@ -46,7 +28,7 @@ def test_train_loop_runs_many_steps_in_one_call(jit_compile):
     x, y = classification_data()
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(30)  # 6 batches of 30, then 20
     optimizer = tf.keras.optimizers.SGD(0.1)
-    loop = make_train_loop(model, optimizer, cross_entropy, steps=4, element_spec=ds.element_spec,
+    loop = make_train_loop(model, optimizer, classification_loss, steps=4, element_spec=ds.element_spec,
                            jit_compile=jit_compile)
     for _ in range(2):  # two epochs
         stacks = list(stack_batches(ds, 4))
@@ -57,7 +39,7 @@ def test_train_loop_runs_many_steps_in_one_call(jit_compile):
     assert int(optimizer.iterations) == 14
     assert loop.experimental_get_tracing_count() == 1
     with pytest.raises(ValueError, match="steps must be a positive int"):
-        make_train_loop(model, optimizer, cross_entropy, steps=0)
+        make_train_loop(model, optimizer, classification_loss, steps=0)
     with pytest.raises(ValueError, match="size must be a positive int"):
         next(stack_batches(ds, 0))
 
@@ -68,7 +50,7 @@ def test_loop_stops_at_a_non_finite_step(jit_compile):
     x, y = classification_data(n=40)
     x[25] = np.nan  # in the third batch of 10
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)
-    loop = make_train_loop(model, tf.keras.optimizers.SGD(0.1), cross_entropy, steps=4,
+    loop = make_train_loop(model, tf.keras.optimizers.SGD(0.1), classification_loss, steps=4,
                            jit_compile=jit_compile)
     ran, metrics = loop(next(stack_batches(ds, 4)))
     losses = metrics["loss"].numpy()[:int(ran)]
@@ -77,18 +59,18 @@ def test_loop_stops_at_a_non_finite_step(jit_compile):
 
 def test_model_without_variables():
     with pytest.raises(ValueError, match="no trainable variables"):
-        make_train_step(tf.Module(name="empty"), tf.keras.optimizers.Adam(), cross_entropy)
+        make_train_step(tf.Module(name="empty"), tf.keras.optimizers.Adam(), classification_loss)
 
 
 def test_non_positive_learning_rate():
     with pytest.raises(ValueError, match="learning_rate must be positive, got -0.1"):
-        make_train_step(MLP([4, 2]), tf.keras.optimizers.SGD(-0.1), cross_entropy)
+        make_train_step(MLP([4, 2]), tf.keras.optimizers.SGD(-0.1), classification_loss)
 
 
 def _one_step(jit_compile):
     set_seed(0)
     model = MLP([4, 32, 32, 2])
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), cross_entropy, jit_compile=jit_compile)
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), classification_loss, jit_compile=jit_compile)
     batch = next(iter(dataset()))
     for _ in range(3):
         step(batch)

@@ -4,35 +4,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from toy_data import classification_data, dataset
+from vaelib.classify import classification_loss
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
 from vaelib.train import FitConfig, NonFiniteLossError, fit
 
 
-def classification_data(n=200, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4)).astype(np.float32)
-    y = (x @ np.array([1.0, -2.0, 0.5, 0.0]) > 0).astype(np.int32)
-    return x, y
-
-
-def cross_entropy(model, batch):
-    x, y = batch
-    logits = model(x)
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    accuracy = tf.reduce_mean(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == y, tf.float32))
-    return {"loss": loss, "accuracy": accuracy}
-
-
-def dataset(seed=0, batch_size=32):
-    x, y = classification_data()
-    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(200, seed=seed).batch(batch_size)
-
-
 def test_fit_learns_and_records():
     set_seed(0)
     model = MLP([4, 16, 2])
-    history = fit(model, tf.keras.optimizers.Adam(1e-2), cross_entropy, dataset(),
+    history = fit(model, tf.keras.optimizers.Adam(1e-2), classification_loss, dataset(),
                   FitConfig(epochs=15, progress=False),
                   evaluate=lambda m: {"n_vars": len(m.trainable_variables)})
     assert len(history.step_loss) == 15 * 7
@@ -48,7 +30,7 @@ def test_non_finite_loss_names_step_and_metric(tmp_path):
     calls = tf.Variable(0.0)
 
     def exploding(model, batch):
-        out = cross_entropy(model, batch)
+        out = classification_loss(model, batch)
         calls.assign_add(1.0)
         return {**out, "loss": out["loss"] + tf.math.log(10.0 - calls)}  # log(0) on the 10th step
 
@@ -67,7 +49,7 @@ def run_resumable(checkpoint_dir, epochs, interrupt_after=None):
         if interrupt_after is not None and epoch + 1 == interrupt_after:
             raise KeyboardInterrupt
 
-    history = fit(model, tf.keras.optimizers.Adam(1e-2), cross_entropy, lambda e: dataset(seed=e),
+    history = fit(model, tf.keras.optimizers.Adam(1e-2), classification_loss, lambda e: dataset(seed=e),
                   FitConfig(epochs=epochs, progress=False), callbacks=(stop,),
                   checkpoint_dir=checkpoint_dir)
     return model, history
@@ -96,7 +78,7 @@ def test_fit_many_steps_per_call_equals_one_step_per_call(jit_compile):
         set_seed(0)
         model = MLP([4, 16, 2])
         config = FitConfig(epochs=2, steps_per_call=steps_per_call, jit_compile=jit_compile, progress=False)
-        history = fit(model, tf.keras.optimizers.Adam(1e-2), cross_entropy, dataset, config)
+        history = fit(model, tf.keras.optimizers.Adam(1e-2), classification_loss, dataset, config)
         return model, history
 
     one_model, one = train(1)
