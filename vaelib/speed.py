@@ -119,7 +119,7 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
     if mode.startswith("loop"):
         ds = tf.data.Dataset.from_tensor_slices(data).repeat().prefetch(tf.data.AUTOTUNE)
         stacks = stack_batches(ds, steps_per_call)  # as fit groups an epoch's batches
-        loop = make_train_loop(model, optimizer, vae_loss, steps_per_call, element_spec=ds.element_spec,
+        loop = make_train_loop(model, optimizer, vae_loss, element_spec=ds.element_spec,
                                jit_compile=mode.endswith("xla"))
 
         def run_loop():

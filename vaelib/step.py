@@ -97,11 +97,11 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
 
 
 def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
-                    steps: int, *, element_spec=None, jit_compile: bool = False):
+                    *, element_spec=None, jit_compile: bool = False):
     """Builds a ``tf.function`` that runs many training steps in one call.
 
-    A call takes a stack of batches (a leading axis of length ``k <= steps``,
-    see :func:`stack_batches`) and runs one step per batch, in order, inside one
+    A call takes a stack of ``k`` batches (a new leading axis, see
+    :func:`stack_batches`, which chooses ``k``) and runs one step per batch, in order, inside one
     compiled program: with XLA the whole loop is compiled, so neither Python
     nor the runtime is visited between steps (chapter "Why graphs are fast").
     It stops early after a step whose metrics are not all finite.
@@ -109,7 +109,6 @@ def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
 
     Args:
       model, optimizer, loss_fn: as for :func:`make_train_step`.
-      steps: most steps per call; a positive int.
       element_spec: one batch's ``tf.TypeSpec`` structure (``dataset.element_spec``);
         given, the loop is traced exactly once (XLA still compiles once per
         distinct stack shape).
@@ -119,8 +118,6 @@ def make_train_loop(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
       ``train_loop(batches) -> (n, {metric: [k] float32})``: the number of steps
       run and every metric of each step; only the first ``n`` entries are set.
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
     step = make_train_step(model, optimizer, loss_fn, jit_compile=jit_compile).python_function
     signature = None
     if element_spec is not None:

@@ -126,7 +126,7 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     first = make_data(0)
     per_call = config.steps_per_call if strategy is None else 1
     if per_call > 1:
-        run = make_train_loop(model, optimizer, loss_fn, per_call, element_spec=first.element_spec,
+        run = make_train_loop(model, optimizer, loss_fn, element_spec=first.element_spec,
                               jit_compile=config.jit_compile)
     else:
         run = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
