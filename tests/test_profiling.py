@@ -41,6 +41,8 @@ def test_times_are_consistent():
     # ops run on the cores' threads plus the calling thread, inside the program's wall time
     assert profile.busy <= (profile.cores + 1) * profile.program
     assert [row[0] for row in profile.rows()][-2:] == ["idle or helping", "outside XLA"]
+    table = profiling.format_profile(profile).splitlines()
+    assert [line.split("  ")[0] for line in table[1:]] == [row[0] for row in profile.rows()]
 
 
 def test_categories_of_hand_written_hlo():

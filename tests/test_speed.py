@@ -39,3 +39,13 @@ def test_optimizer_update_seconds_updates_the_variables():
     assert int(optimizer.iterations) > 0 and float(tf.reduce_max(tf.abs(variables[0]))) > 0
     with pytest.raises(ValueError, match="must not be empty"):
         speed.optimizer_update_seconds(optimizer, [])
+
+
+def test_step_bound_counts_from_the_model():
+    model = VAE(VAEConfig(input_size=64, hidden_sizes=(32,), latent_size=4))
+    bound = speed.step_bound(model, tf.keras.optimizers.Adam(1e-3), batch_size=8, seconds=0.05)
+    params = sum(int(tf.size(v)) for v in model.trainable_variables)
+    assert bound.step_flops == speed.vae_flops_per_example(model) * 8
+    assert bound.optimizer_bytes == 7 * 4 * params  # Adam: read w, g, m, v; write w, m, v
+    assert bound.matmul_rate > 0 and bound.optimizer_seconds > 0
+    assert bound.seconds > bound.optimizer_seconds

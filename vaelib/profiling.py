@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-__all__ = ["CATEGORIES", "StepProfile", "hlo_op_categories", "profile_train_step"]
+__all__ = ["CATEGORIES", "StepProfile", "format_profile", "hlo_op_categories", "profile_train_step"]
 
 CATEGORIES = ("forward matmuls", "backward matmuls", "forward elementwise", "backward elementwise",
               "optimizer update", "copies", "other")
@@ -77,6 +77,16 @@ class StepProfile:
         rows.append(("idle or helping", self.idle_inside, self.idle_inside / total))
         rows.append(("outside XLA", self.outside, self.outside / total))
         return rows
+
+
+def format_profile(profile: StepProfile) -> str:
+    """The profile as a text table: core milliseconds per step, share, and matmul rates."""
+    lines = [f"{'':22s} {'core ms':>8s} {'share':>6s} {'GFLOP/s while running':>22s}"]
+    for category, seconds, share in profile.rows():
+        flops = profile.flops.get(category, 0.0)
+        rate = f"{flops / seconds / 1e9:22.0f}" if flops and seconds else ""
+        lines.append(f"{category:22s} {1e3 * seconds:8.2f} {share:6.0%} {rate}".rstrip())
+    return "\n".join(lines)
 
 
 def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tuple[str, float]]:

@@ -8,6 +8,7 @@ examples/s times its FLOPs per example, counted from the layer shapes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Callable
 
@@ -20,7 +21,7 @@ from vaelib.train import FitConfig
 from vaelib.vae import VAE
 
 __all__ = ["throughput", "matmul_flops_per_second", "optimizer_update_seconds", "vae_flops_per_example",
-           "vae_step_throughput", "MODES"]
+           "StepBound", "step_bound", "vae_step_throughput", "MODES"]
 
 MODES = ("eager", "function", "xla", "loop", "loop+xla")
 
@@ -89,6 +90,49 @@ def vae_flops_per_example(model: VAE) -> float:
     """FLOPs of one training step per example: forward 2 x MACs, backward 4 x MACs."""
     macs = sum(int(np.prod(v.shape)) for v in model.trainable_variables if v.shape.rank == 2)
     return 6.0 * macs
+
+
+@dataclasses.dataclass(frozen=True)
+class StepBound:
+    """The fastest a training step built from its parts could run.
+
+    Attributes:
+      step_flops: matmul FLOPs of one step (forward and backward).
+      matmul_rate: the best float32 FLOP/s measured at the model's main layer
+        shapes, TensorFlow's kernel or XLA's.
+      optimizer_seconds: one optimizer update on its own.
+      optimizer_bytes: bytes an Adam update reads and writes (float32 weight,
+        gradient and two moments read; weight and moments written).
+    """
+
+    step_flops: float
+    matmul_rate: float
+    optimizer_seconds: float
+    optimizer_bytes: float
+
+    @property
+    def seconds(self) -> float:
+        """Every FLOP at ``matmul_rate``, plus the update, with nothing else and no idle time."""
+        return self.step_flops / self.matmul_rate + self.optimizer_seconds
+
+
+def step_bound(model: VAE, optimizer: tf.keras.optimizers.Optimizer, *, batch_size: int = 100,
+               seconds: float = 2.0) -> StepBound:
+    """Bounds a VAE training step from below by timing its parts one at a time.
+
+    The matmul rate is measured at every distinct ``[batch, n_in] @ [n_in, n_out]``
+    of the model's layers that does at least a tenth of the largest layer's
+    work (smaller ones multiply slowest and add little); the optimizer update
+    runs alone on the model's variables, so pass throwaway copies.
+    """
+    weights = [tuple(v.shape) for v in model.trainable_variables if v.shape.rank == 2]
+    largest = max(n_in * n_out for n_in, n_out in weights)
+    shapes = sorted({(batch_size, n_in, n_out) for n_in, n_out in weights if n_in * n_out >= largest / 10})
+    rate = max(matmul_flops_per_second(*shape, seconds, jit_compile=jit) for shape in shapes for jit in (False, True))
+    update = optimizer_update_seconds(optimizer, model.trainable_variables, seconds)
+    size = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    return StepBound(step_flops=vae_flops_per_example(model) * batch_size, matmul_rate=rate,
+                     optimizer_seconds=update, optimizer_bytes=7 * 4 * size)
 
 
 def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mode: str, *,
