@@ -60,6 +60,7 @@ def notes_tf1(seconds: float, one_run: bool) -> float:
         h = mlp(x, ENCODER)
         w_mu = tf1.Variable(tf1.truncated_normal([500, LATENT], stddev=0.1))
         w_ls = tf1.Variable(tf1.truncated_normal([500, LATENT], stddev=0.1))
+        # the notes' names, kept: q_logsigma is a log *variance* (the book's q_logvar)
         q_mu, q_logsigma = tf.matmul(h, w_mu), tf.matmul(h, w_ls)
         z = q_mu + tf.sqrt(tf.exp(q_logsigma)) * tf1.random_normal([BATCH, LATENT])
         p_mu = mlp(z, DECODER)
