@@ -27,9 +27,9 @@ def test_shapes_and_values(binarization):
         assert set(np.unique(x)) <= {0.0, 1.0}
 
 
-def test_unshuffled_static_matches_numpy():
-    ds = pipeline.make_dataset(IMAGES, batch_size=50, binarization="static", shuffle=False)
-    np.testing.assert_array_equal(epoch(ds)[0], pipeline.binarize(IMAGES, "static"))
+def test_unshuffled_threshold_matches_numpy():
+    ds = pipeline.make_dataset(IMAGES, batch_size=50, binarization="threshold", shuffle=False)
+    np.testing.assert_array_equal(epoch(ds)[0], pipeline.binarize(IMAGES, "threshold"))
 
 
 def test_dynamic_is_bernoulli_of_intensity():
@@ -54,12 +54,36 @@ def test_deterministic_under_seed_and_new_each_epoch():
 
 def test_bad_input():
     with pytest.raises(TypeError, match="uint8"):
-        pipeline.make_dataset(IMAGES.astype(np.float32), batch_size=4, binarization="static")
+        pipeline.make_dataset(IMAGES.astype(np.float32), batch_size=4, binarization="threshold")
     with pytest.raises(ValueError, match=r"\[N, 28, 28\]"):
-        pipeline.make_dataset(IMAGES.reshape(50, 784), batch_size=4, binarization="static")
+        pipeline.make_dataset(IMAGES.reshape(50, 784), batch_size=4, binarization="threshold")
     with pytest.raises(ValueError, match="binarization must be one of"):
         pipeline.make_dataset(IMAGES, batch_size=4, binarization="otsu")
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
-        pipeline.make_dataset(IMAGES, batch_size=0, binarization="static")
+        pipeline.make_dataset(IMAGES, batch_size=0, binarization="threshold")
     with pytest.raises(ValueError, match=r"labels must have shape \[50\]"):
-        pipeline.make_dataset(IMAGES, LABELS[:3], batch_size=4, binarization="static")
+        pipeline.make_dataset(IMAGES, LABELS[:3], batch_size=4, binarization="threshold")
+
+
+def test_fixed_is_one_draw_kept_across_epochs():
+    ds = pipeline.make_dataset(IMAGES, batch_size=50, binarization="fixed", shuffle=False, seed=3)
+    first, second = epoch(ds)[0], epoch(ds)[0]
+    np.testing.assert_array_equal(first, second)  # the same draw every epoch
+    np.testing.assert_array_equal(first, pipeline.binarize(IMAGES, "fixed", seed=3))
+    assert not np.array_equal(first, pipeline.binarize(IMAGES, "fixed", seed=4))
+
+
+def test_fixed_is_bernoulli_of_intensity():
+    images = np.full((2000, 28, 28), 64, np.uint8)
+    x = pipeline.binarize(images, "fixed", seed=0)
+    p = 64 / 255
+    assert abs(x.mean() - p) < 4 * np.sqrt(p * (1 - p) / x.size)
+
+
+def test_ambiguous_and_impossible_modes_are_refused():
+    with pytest.raises(ValueError, match="'static' is ambiguous.*'fixed'.*'threshold'"):
+        pipeline.binarize(IMAGES, "static")
+    with pytest.raises(ValueError, match="'static' is ambiguous"):
+        pipeline.make_dataset(IMAGES, batch_size=4, binarization="static")
+    with pytest.raises(ValueError, match="use 'fixed'"):
+        pipeline.binarize(IMAGES, "dynamic")

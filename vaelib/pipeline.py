@@ -6,10 +6,18 @@ choice is always explicit:
 
 * ``"dynamic"``: each pixel is re-sampled as Bernoulli(intensity / 255) every time
   it is used (Burda et al. 2015; the protocol behind the published test
-  log-likelihoods near 85-87 nats).
-* ``"static"``: a fixed threshold, ``x = 1[intensity > 127]``.
+  log-likelihoods near 85-87 nats). Only :func:`make_dataset` can do this.
+* ``"fixed"``: one Bernoulli(intensity / 255) draw per pixel, made once with a
+  seed and kept. This is what the literature calls *static* binarization
+  (Larochelle & Murray 2011 published one such draw of MNIST; Rezende & Mohamed
+  2015 and most later papers train on it).
+* ``"threshold"``: ``x = 1[intensity > 127]``, no randomness. Not used by the
+  papers the book compares with.
 * ``"none"``: grey levels in [0, 1]; fine for classifiers, but a Bernoulli
   "likelihood" of grey pixels is then a cross-entropy, not a log-likelihood.
+
+The name ``"static"`` is refused: papers use it for one fixed draw, and earlier
+versions of this library used it for the threshold.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import tensorflow as tf
 
 __all__ = ["BINARIZATIONS", "binarize", "make_dataset"]
 
-BINARIZATIONS = ("dynamic", "static", "none")
+BINARIZATIONS = ("dynamic", "fixed", "threshold", "none")
 
 
 def _check_images(images: np.ndarray) -> np.ndarray:
@@ -31,9 +39,13 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     return images
 
 
-def _check_binarization(binarization: str) -> None:
-    if binarization not in BINARIZATIONS:
-        raise ValueError(f"binarization must be one of {BINARIZATIONS}, got {binarization!r}")
+def _check_binarization(binarization: str, allowed: tuple[str, ...] = BINARIZATIONS) -> None:
+    if binarization == "static":
+        raise ValueError("binarization 'static' is ambiguous: papers use it for one fixed Bernoulli "
+                         "draw (use 'fixed'); this library used it for a threshold at 127 (use "
+                         "'threshold')")
+    if binarization not in allowed:
+        raise ValueError(f"binarization must be one of {allowed}, got {binarization!r}")
 
 
 def binarize(images: np.ndarray, binarization: str, seed: int = 0) -> np.ndarray:
@@ -41,18 +53,24 @@ def binarize(images: np.ndarray, binarization: str, seed: int = 0) -> np.ndarray
 
     Args:
       images: ``[N, 28, 28]`` uint8.
-      binarization: ``"dynamic"`` (one Bernoulli draw, seeded), ``"static"`` or ``"none"``.
+      binarization: ``"fixed"`` (one Bernoulli draw, seeded), ``"threshold"`` or ``"none"``.
+        ``"dynamic"`` is refused: a single array cannot be re-drawn at each use
+        (use :func:`make_dataset`, or ``"fixed"`` for an evaluation set).
       seed: seed of the Bernoulli draw.
 
     Returns:
       ``[N, 784]`` float32 with values in {0, 1} (or [0, 1] for ``"none"``).
     """
     images = _check_images(images)
+    if binarization == "dynamic":
+        raise ValueError("binarize() draws once, so binarization 'dynamic' (a new draw at every use) "
+                         "cannot be done here: use 'fixed' for one seeded draw, or make_dataset(..., "
+                         "binarization='dynamic') for training")
     _check_binarization(binarization)
     p = images.reshape(len(images), -1).astype(np.float32) / 255.0
-    if binarization == "dynamic":
+    if binarization == "fixed":
         return (np.random.default_rng(seed).random(p.shape, dtype=np.float32) < p).astype(np.float32)
-    if binarization == "static":
+    if binarization == "threshold":
         return (images.reshape(len(images), -1) > 127).astype(np.float32)
     return p
 
@@ -69,12 +87,14 @@ def make_dataset(images: np.ndarray,
 
     Iterating the dataset again gives a new epoch: a new order and, for
     ``"dynamic"``, new Bernoulli draws. The sequence of epochs is fixed by ``seed``.
+    With ``"fixed"`` every epoch sees the same draw, ``binarize(images, "fixed", seed)``.
 
     Args:
       images: ``[N, 28, 28]`` uint8.
       labels: optional ``[N]`` integer labels.
       batch_size: examples per batch, positive.
-      binarization: ``"dynamic"``, ``"static"`` or ``"none"`` (see module docstring).
+      binarization: ``"dynamic"``, ``"fixed"``, ``"threshold"`` or ``"none"`` (see the
+        module docstring).
       shuffle: shuffle the examples each epoch.
       seed: seed for the order and the Bernoulli draws.
       drop_remainder: drop a last, smaller batch.
@@ -93,6 +113,8 @@ def make_dataset(images: np.ndarray,
             raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}")
     n = len(images)
     flat = images.reshape(n, 784)
+    if binarization == "fixed":  # one draw, kept: 0 or 255, so the conversion below gives 0 or 1
+        flat = (binarize(images, "fixed", seed) * 255).astype(np.uint8)
     parts = (flat,) if labels is None else (flat, labels.astype(np.int32))
     ds = tf.data.Dataset.from_tensor_slices(parts)
     if shuffle:
@@ -108,7 +130,7 @@ def make_dataset(images: np.ndarray,
         if binarization == "dynamic":
             u = tf.random.stateless_uniform(tf.shape(x), seed=noise_seed)
             x = tf.cast(u < x, tf.float32)
-        elif binarization == "static":
+        elif binarization == "threshold":
             x = tf.cast(batch[0] > 127, tf.float32)
         return x if labels is None else (x, batch[1])
 

@@ -6,9 +6,23 @@
   returns the per-sample log-densities that every bound in
   :mod:`vaelib.bounds` is built from.
 
-The default :class:`VAEConfig` is the lecture notes' architecture: two hidden
-layers of 500 units on each side, a 10-dimensional latent space (trained with
-Adam at 1e-3 on batches of 100).
+The default :class:`VAEConfig` is *the course's VAE, adapted from the notes*:
+encoder 784-500-500 then a linear layer to ``(q_mu, q_logvar)``, a 10-dimensional
+latent space, decoder 10-500-500-784 giving logits (trained with Adam at 1e-3 on
+batches of 100, as the notes did). It differs from the notes' own model in four
+ways, stated once here and in chapter 6:
+
+* the notes' encoder has a third layer of 500 units (their ``_mlp`` ends in a
+  500-unit "readout" with the same nonlinearity), so it is 784-500-500-500;
+* the notes use sigmoid units; the default here is tanh (as Kingma & Welling
+  2013 and Burda et al. 2015);
+* the notes' decoder ends in a sigmoid and takes ``log(1e-10 + p)``; here it
+  returns logits and the likelihood is computed from them (stable, exact);
+* the notes initialize their MLP layers from a truncated N(0, 0.001^2) with
+  biases 0.1 (and the ``q_mu``/``q_logvar`` layers from a truncated N(0, 0.1^2));
+  here every layer has Glorot-uniform weights and zero biases.
+
+The notes' exact model is built in chapter 8 and ``benchmarks/train_step.py``.
 """
 
 from __future__ import annotations
@@ -126,7 +140,8 @@ class VAE(tf.Module):
     """Encoder and decoder, with the standard normal prior p(z) = N(0, I).
 
     Args:
-      config: sizes (default: the notes' architecture).
+      config: sizes (default: the course's VAE, adapted from the notes; see the module
+        docstring for how it differs from the notes' own).
       name: module name.
     """
 
@@ -152,7 +167,7 @@ class VAE(tf.Module):
         dtype = getattr(x, "dtype", None)
         if dtype is not None and not tf.as_dtype(dtype).is_floating:
             raise TypeError(f"x must hold float pixels in [0, 1], got dtype {tf.as_dtype(dtype).name}; "
-                            "convert images with vaelib.binarize(images, 'dynamic' | 'static')")
+                            "convert images with vaelib.binarize(images, 'fixed' | 'threshold')")
         x = tf.convert_to_tensor(x, tf.float32)
         if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != self.config.input_size):
             raise ValueError(f"x must have shape [batch, {self.config.input_size}], got {x.shape}")
