@@ -25,7 +25,7 @@ training loss is ``-tf.reduce_mean(elbo)``.
 __version__ = "0.1.0"
 
 # Flat public API, in the order the chapters introduce it.
-from vaelib import profiling, speed  # chapter 8, as modules: vaelib.speed.vae_step_throughput, ...
+from vaelib import profiling, published, speed  # as modules: vaelib.published.published(key), ...
 from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
 from vaelib.classify import classification_loss, evaluate_classifier
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
@@ -36,6 +36,7 @@ from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
 from vaelib.mlp import MLP, Dense
 from vaelib.pipeline import binarize, make_dataset
 from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
+from vaelib.report import ProtocolCard, describe_architecture, glue, mean_std
 from vaelib.seed import set_seed
 from vaelib.step import make_train_loop, make_train_step, stack_batches
 from vaelib.train import FitConfig, History, NonFiniteLossError, fit
@@ -54,6 +55,8 @@ __all__ = [
     "LinearGaussian", "kl_gaussians", "reparameterization_gradient", "score_function_gradient",
     "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "iwae_bound",
     "evaluate_bounds", "vae_loss",
+    # numbers into prose: glue, protocol cards, published results
+    "glue", "mean_std", "describe_architecture", "ProtocolCard", "published",
     # figures and speed
     "image_grid", "latent_grid", "latent_scatter", "plot_curves", "profiling", "speed",
 ]

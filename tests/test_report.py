@@ -1,0 +1,89 @@
+"""vaelib.report: glue's output format (checked against myst-nb's own), mean_std, the protocol card."""
+
+import math
+import statistics
+
+import pytest
+
+from vaelib import VAEConfig
+from vaelib.report import GLUE_PREFIX, ProtocolCard, describe_architecture, glue, glue_text, mean_std
+
+
+def test_glue_text_formats_numbers_and_refuses_what_a_sentence_should_not_show():
+    assert glue_text(107.9321, ".2f") == "107.93"
+    assert glue_text(4000, ",d") == "4,000"
+    assert glue_text("adam") == "adam"
+    with pytest.raises(ValueError, match="format spec"):
+        glue_text(1.5)
+    with pytest.raises(ValueError, match="non-finite"):
+        glue_text(float("nan"), ".2f")
+    with pytest.raises(ValueError, match="already a string"):
+        glue_text("1.5", ".2f")
+
+
+def test_glue_writes_what_myst_nb_reads(monkeypatch):
+    """The output glue() displays is the one myst-nb's own glue() displays, so the book finds it."""
+    from myst_nb.ext import glue as myst_glue
+
+    shown = []
+    monkeypatch.setattr("IPython.get_ipython", lambda: object())
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append((a, k)))
+    monkeypatch.setattr(myst_glue, "ipy_display", lambda *a, **k: shown.append((a, k)))
+    glue("gap", 7.123, ".1f")
+    myst_glue.glue("gap", "7.1", display=False)
+    (ours, our_kwargs), (theirs, their_kwargs) = shown
+    assert our_kwargs["metadata"]["scrapbook"] == their_kwargs["metadata"]["scrapbook"]
+    assert ours[0][GLUE_PREFIX + "text/plain"] == "7.1"
+    assert theirs[0][GLUE_PREFIX + "text/plain"] == "'7.1'"  # myst-nb shows a str's repr; we don't
+
+
+def test_glue_outside_ipython_is_silent_and_names_are_checked():
+    glue("fine_name", 1.0, ".1f")  # no IPython shell here: nothing to display, no error
+    with pytest.raises(ValueError, match="glue name"):
+        glue("bad name", 1.0, ".1f")
+
+
+def test_mean_std_matches_statistics():
+    values = [107.93, 108.41, 107.55]
+    mean, std = statistics.mean(values), statistics.stdev(values)
+    assert mean_std(values) == f"{mean:.2f} ± {std:.2f}"
+    assert mean_std([3.0]) == "3.00"
+    with pytest.raises(ValueError, match="at least one"):
+        mean_std([])
+    with pytest.raises(ValueError, match="non-finite"):
+        mean_std([1.0, math.inf])
+
+
+def test_describe_architecture():
+    assert describe_architecture(VAEConfig()) == (
+        "encoder 784-500-500 -> 2x10 (q_mu, q_logvar), decoder 10-500-500-784 (logits), tanh")
+    config = VAEConfig(hidden_sizes=(200, 100), latent_size=50, decoder_hidden_sizes=(300,),
+                       activation="relu")
+    assert describe_architecture(config) == (
+        "encoder 784-200-100 -> 2x50 (q_mu, q_logvar), decoder 50-300-784 (logits), relu")
+    with pytest.raises(TypeError, match="VAEConfig"):
+        describe_architecture({"latent_size": 2})
+
+
+def _card(**changes):
+    fields = dict(data="mnist: ...", num_train=4000, num_test=1000, train_binarization="dynamic",
+                  test_binarization="fixed (seed 1)", architecture="a", objective="ELBO",
+                  training="Adam", estimate="L_5000", seeds=(0, 1, 2),
+                  train_seconds=(30.0, 31.0, 29.5), eval_seconds=(50.0, 51.0, 49.0))
+    fields.update(changes)
+    return ProtocolCard(**fields)
+
+
+def test_protocol_card_rows_and_validation():
+    card = _card()
+    rows = dict(card.rows())
+    assert rows["images"] == "4,000 train, 1,000 test"
+    assert rows["seeds"] == "0, 1, 2"
+    assert rows["wall time"].startswith("train 30 s, 31 s, 30 s; evaluate 50 s, 51 s, 49 s")
+    assert "binarization: train: dynamic; test: fixed (seed 1)" in str(card)
+    with pytest.raises(ValueError, match="one entry per seed"):
+        _card(train_seconds=(30.0,))
+    with pytest.raises(ValueError, match="num_test must be a positive int"):
+        _card(num_test=0)
+    with pytest.raises(ValueError, match="at least one run"):
+        _card(seeds=(), train_seconds=(), eval_seconds=())

@@ -1,0 +1,176 @@
+"""Numbers from code into prose: glue, and the protocol card of a reported log-likelihood.
+
+The book never types a measured number into a sentence. The cell that measures
+it calls :func:`glue`, and the markdown pastes it with ``{glue:text}`key```
+(myst-nb), so a re-run changes the sentence too. ``tests/test_prose.py`` fails
+on a result-like number typed by hand.
+
+:func:`glue` writes the same output that ``myst_nb.glue(name, value,
+display=False)`` writes, without importing myst-nb, so the chapters also run
+where myst-nb is not installed (Colab); there the glued value is simply not
+shown.
+
+A test log-likelihood means something only with its protocol: the data and
+its binarization, the model, the objective, how long it trained, how many
+importance samples, how many seeds. :class:`ProtocolCard` holds these, built
+from the run itself (:func:`describe_architecture` reads a ``VAEConfig``), and
+:func:`mean_std` formats a number over seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Sequence
+
+__all__ = ["glue", "glue_text", "mean_std", "describe_architecture", "ProtocolCard"]
+
+GLUE_PREFIX = "application/papermill.record/"  # myst-nb's (and scrapbook's) prefix
+
+
+def glue_text(value: Any, fmt: str | None = None) -> str:
+    """The text :func:`glue` stores: ``format(value, fmt)``, or the string itself.
+
+    Args:
+      value: a number, or an already formatted string.
+      fmt: a format spec such as ``".2f"`` or ``",d"``; required for numbers, so
+        that a sentence never shows a float's full ``repr``.
+
+    Raises:
+      ValueError: a number without ``fmt``, or a non-finite number (a NaN in a
+        sentence is a bug upstream, not a result).
+    """
+    if isinstance(value, str):
+        if fmt is not None:
+            raise ValueError("fmt applies to numbers; value is already a string")
+        return value
+    if fmt is None:
+        raise ValueError(f"glue a number with a format spec (fmt='.2f', ',d', ...), got {value!r}")
+    as_float = float(value)
+    if not math.isfinite(as_float):
+        raise ValueError(f"refusing to glue a non-finite number ({value!r}) into the prose")
+    return format(value, fmt)
+
+
+def glue(name: str, value: Any, fmt: str | None = None) -> None:
+    """Stores ``value`` under ``name`` for ``{glue:text}`name``` in the notebook's markdown.
+
+    Args:
+      name: the key; unique within a notebook.
+      value: a number (with ``fmt``) or a string.
+      fmt: format spec for a number, e.g. ``".1f"``.
+
+    Outside IPython (a plain script) nothing is displayed.
+    """
+    if not isinstance(name, str) or not name.replace("_", "").isalnum():
+        raise ValueError(f"glue name must be letters, digits and underscores, got {name!r}")
+    text = glue_text(value, fmt)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+        return
+    if get_ipython() is None:
+        return
+    display({GLUE_PREFIX + "text/plain": text}, raw=True,
+            metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}})
+
+
+def mean_std(values: Sequence[float], fmt: str = ".2f") -> str:
+    """``"mean ± std"`` over seeds (sample std, ``ddof=1``); the single value if there is one.
+
+    Raises:
+      ValueError: no values, or a non-finite one.
+    """
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("mean_std needs at least one value")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"mean_std got a non-finite value: {values}")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return format(mean, fmt)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{format(mean, fmt)} ± {format(std, fmt)}"
+
+
+def describe_architecture(config: Any) -> str:
+    """One line for a :class:`vaelib.VAEConfig`: encoder, latent size, decoder, units.
+
+    Example: ``"encoder 784-500-500 -> 2x10 (q_mu, q_logvar), decoder 10-500-500-784
+    (logits), tanh"``.
+    """
+    try:
+        encoder = (config.input_size, *config.hidden_sizes)
+        decoder = config.decoder_hidden_sizes or tuple(reversed(config.hidden_sizes))
+        latent, activation = config.latent_size, config.activation
+    except AttributeError as err:
+        raise TypeError(f"describe_architecture needs a VAEConfig, got {type(config).__name__}") from err
+    enc = "-".join(str(s) for s in encoder)
+    dec = "-".join(str(s) for s in (latent, *decoder, config.input_size))
+    return f"encoder {enc} -> 2x{latent} (q_mu, q_logvar), decoder {dec} (logits), {activation}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolCard:
+    """How a reported test log-likelihood was obtained, filled in from the run.
+
+    Attributes:
+      data: the data source, as ``DataSource.describe()`` gives it.
+      num_train: training images used.
+      num_test: test images scored.
+      train_binarization: ``"dynamic"``, ``"fixed"``, ``"threshold"`` or ``"none"``.
+      test_binarization: the same, for the test images (with the seed of a fixed draw).
+      architecture: :func:`describe_architecture` of the model's config.
+      objective: what training maximized, e.g. ``"ELBO, 1 sample per example"``.
+      training: optimizer, batch size, epochs and steps.
+      estimate: how ``log p(x)`` was estimated, e.g. ``"L_5000"``.
+      seeds: the seeds of the runs whose mean (± std) is reported.
+      train_seconds: wall time of training, one entry per seed.
+      eval_seconds: wall time of scoring, one entry per seed.
+    """
+
+    data: str
+    num_train: int
+    num_test: int
+    train_binarization: str
+    test_binarization: str
+    architecture: str
+    objective: str
+    training: str
+    estimate: str
+    seeds: tuple[int, ...]
+    train_seconds: tuple[float, ...]
+    eval_seconds: tuple[float, ...]
+
+    def __post_init__(self):
+        for field in ("num_train", "num_test"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{field} must be a positive int, got {value!r}")
+        if not self.seeds:
+            raise ValueError("seeds must name at least one run")
+        for field in ("train_seconds", "eval_seconds"):
+            if len(getattr(self, field)) != len(self.seeds):
+                raise ValueError(f"{field} needs one entry per seed ({len(self.seeds)}), "
+                                 f"got {len(getattr(self, field))}")
+
+    def rows(self) -> list[tuple[str, str]]:
+        """``(field, value)`` pairs, in reading order."""
+        per_seed = lambda seconds: ", ".join(f"{s:.0f} s" for s in seconds)
+        return [
+            ("data", self.data),
+            ("images", f"{self.num_train:,} train, {self.num_test:,} test"),
+            ("binarization", f"train: {self.train_binarization}; test: {self.test_binarization}"),
+            ("architecture", self.architecture),
+            ("objective", self.objective),
+            ("training", self.training),
+            ("estimate", self.estimate),
+            ("seeds", ", ".join(str(s) for s in self.seeds)),
+            ("wall time", f"train {per_seed(self.train_seconds)}; "
+                          f"evaluate {per_seed(self.eval_seconds)} (this machine)"),
+        ]
+
+    def __str__(self) -> str:
+        width = max(len(name) for name, _ in self.rows())
+        return "\n".join(f"{name:>{width}}: {value}" for name, value in self.rows())
