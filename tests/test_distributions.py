@@ -70,3 +70,45 @@ def test_kl_nonnegative_and_zero_only_at_prior(mu, logvar):
         assert kl == pytest.approx(0.0, abs=1e-12)
     else:
         assert kl > 0.0 or np.allclose(mu, 0, atol=1e-7) and np.allclose(logvar, 0, atol=1e-4)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_kl_near_the_prior_keeps_its_relative_precision(sign):
+    """float32 KL against a float64 reference, for q_logvar from 1e-8 to 3 in size (q_mu = 0)."""
+    q_logvar = (sign * np.logspace(-8, 0.5, 60)).astype(np.float32)[:, None]
+    v = q_logvar.astype(np.float64)
+    reference = 0.5 * np.where(np.abs(v) < 1e-3, v ** 2 / 2 + v ** 3 / 6 + v ** 4 / 24, np.expm1(v) - v)[:, 0]
+    got = d.kl_normal_std(tf.zeros_like(q_logvar), tf.constant(q_logvar)).numpy()
+    np.testing.assert_allclose(got, reference, rtol=2e-6)
+
+
+def test_kl_gradient_is_finite_for_large_log_variances():
+    q_logvar = tf.constant([[-200.0, -0.3, 0.0, 0.3, 80.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(q_logvar)
+        kl = d.kl_normal_std(tf.zeros_like(q_logvar), q_logvar)
+    grad = tape.gradient(kl, q_logvar).numpy()[0]
+    np.testing.assert_allclose(grad, 0.5 * np.expm1(np.array([-200.0, -0.3, 0.0, 0.3, 80.0])), rtol=1e-5)
+
+
+def test_log_prob_from_eps_is_the_normal_density():
+    eps, mu, logvar = rng.normal(size=(2, 3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    z = mu + np.exp(0.5 * logvar) * eps
+    expected = stats.norm.logpdf(z, mu, np.exp(0.5 * logvar)).sum(-1)
+    got = d.normal_log_prob_from_eps(tf.constant(eps), tf.constant(logvar)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_log_prob_from_eps_has_the_reparameterized_gradient():
+    """Through z = mu + sd * eps, both forms have the same gradient in (mu, logvar)."""
+    eps = tf.constant(rng.normal(size=(5, 3)))
+    mu, logvar = tf.constant(rng.normal(size=3)), tf.constant(rng.normal(size=3))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([mu, logvar])
+        z = mu + tf.exp(0.5 * logvar) * eps
+        via_z = tf.reduce_sum(d.normal_log_prob(z, mu, logvar))
+        via_eps = tf.reduce_sum(d.normal_log_prob_from_eps(eps, logvar))
+    zero = tf.UnconnectedGradients.ZERO
+    for a, b in zip(tape.gradient(via_z, [mu, logvar]),
+                    tape.gradient(via_eps, [mu, logvar], unconnected_gradients=zero)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)

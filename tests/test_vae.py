@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import stats
 
 from vaelib.vae import VAE, VAEConfig, reparameterize
 
@@ -79,3 +80,16 @@ def test_input_validation_names_the_problem():
         model.log_weights(np.full((2, 12), 255.0, np.float32) * np.array([[0.0] * 11 + [1.0]], np.float32))
     with pytest.raises(ValueError, match="z must have latent_size=3 on its last axis, got shape \\(4, 5\\)"):
         model.decoder(tf.zeros([4, 5]))
+
+
+def test_log_qz_x_is_exact_at_tiny_variances():
+    """z - q_mu cancels in float32 when q_logvar = -30 and q_mu = 1; log_qz_x must not."""
+    model = VAE(SMALL)
+    last = model.encoder.net.layers[-1]
+    last.w.assign(tf.zeros_like(last.w))
+    last.b.assign([1.0, -2.0, 0.5, -30.0, -25.0, -35.0])  # q_mu, then q_logvar
+    w = model.log_weights(tf.ones([2, 12]), 3, seed=tf.constant([0, 7]))
+    eps, q_logvar = w["eps"].numpy().astype(np.float64), w["q_logvar"].numpy().astype(np.float64)
+    sd = np.exp(0.5 * q_logvar)
+    expected = stats.norm.logpdf(eps * sd, 0.0, sd).sum(-1)  # float64, centred: no cancellation
+    np.testing.assert_allclose(w["log_qz_x"].numpy(), expected, rtol=1e-6)

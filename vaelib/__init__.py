@@ -29,7 +29,8 @@ from vaelib import profiling, published, speed  # as modules: vaelib.published.p
 from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
 from vaelib.classify import classification_loss, evaluate_classifier
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
-from vaelib.distributions import bernoulli_log_prob, kl_normal_std, normal_log_prob, std_normal_log_prob
+from vaelib.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_prob,
+                                   normal_log_prob_from_eps, std_normal_log_prob)
 from vaelib.estimators import reparameterization_gradient, score_function_gradient
 from vaelib.graphs import draw_graph
 from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
@@ -51,7 +52,8 @@ __all__ = [
     "FitConfig", "History", "NonFiniteLossError", "fit", "make_train_loop", "make_train_step",
     "stack_batches",
     # densities, bounds, estimators, the VAE (chapters 4-7)
-    "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "std_normal_log_prob",
+    "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "normal_log_prob_from_eps",
+    "std_normal_log_prob",
     "LinearGaussian", "kl_gaussians", "reparameterization_gradient", "score_function_gradient",
     "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "iwae_bound",
     "evaluate_bounds", "vae_loss",

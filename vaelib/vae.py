@@ -31,7 +31,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from vaelib.distributions import bernoulli_log_prob, normal_log_prob, std_normal_log_prob
+from vaelib.distributions import bernoulli_log_prob, normal_log_prob_from_eps, std_normal_log_prob
 from vaelib.mlp import MLP
 
 __all__ = ["VAEConfig", "Encoder", "Decoder", "VAE", "reparameterize"]
@@ -204,7 +204,8 @@ class VAE(tf.Module):
         return {"q_mu": q_mu, "q_logvar": q_logvar, "eps": eps, "z": z, "x_logits": x_logits,
                 "log_px_z": bernoulli_log_prob(x, x_logits),
                 "log_pz": std_normal_log_prob(z),
-                "log_qz_x": normal_log_prob(z, q_mu, q_logvar)}
+                # from eps, not z - q_mu: exact even when q_logvar is very negative
+                "log_qz_x": normal_log_prob_from_eps(eps, q_logvar)}
 
     def sample(self, num: int, seed: int = 0) -> tf.Tensor:
         """Pixel probabilities of ``num`` images decoded from prior samples, ``[num, input_size]``."""
