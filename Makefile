@@ -4,7 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test install system-deps bench execute clean
+# The oldest supported environment (as on Colab: a newer Python, an older TensorFlow).
+OLDEST_PYTHON ?= python3.12
+OLDEST_TF ?= 2.16.2
+OLDEST_VENV ?= .venv-oldest
+OLDEST_STAMP := $(OLDEST_VENV)/.installed
+
+.PHONY: book test test-oldest install system-deps bench execute release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +33,18 @@ book: install
 test: install
 	VAELIB_QUICK=1 $(BIN)/python -m pytest tests book --nbval-lax --durations=10
 
+## test-oldest: the same tests with $(OLDEST_PYTHON) and TensorFlow $(OLDEST_TF), in $(OLDEST_VENV)
+$(OLDEST_STAMP): requirements.txt pyproject.toml
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip
+	grep -v '^tensorflow==' requirements.txt > $(OLDEST_VENV)/requirements.txt
+	$(OLDEST_VENV)/bin/python -m pip install -q "tensorflow==$(OLDEST_TF)" -r $(OLDEST_VENV)/requirements.txt
+	touch $(OLDEST_STAMP)
+
+test-oldest: system-deps $(OLDEST_STAMP)
+	VAELIB_QUICK=1 $(OLDEST_VENV)/bin/python -m pytest tests book --nbval-lax --durations=5 \
+	  --deselect tests/test_browser.py
+
 ## execute: re-run every chapter at full length and store its outputs in the .ipynb
 execute: install
 	$(BIN)/python scripts/execute_notebooks.py book/*.ipynb
@@ -35,6 +53,11 @@ execute: install
 bench: install
 	$(BIN)/python -m pip install -q "torch>=2.0" || echo "bench: torch not installed; its line is skipped"
 	$(BIN)/python benchmarks/train_step.py
+
+## release: set vaelib's version, pin every chapter's Colab install cell to it, commit, tag (VERSION=x.y.z)
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z"; exit 2; }
+	$(BIN)/python scripts/release.py $(VERSION)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,16 +1,23 @@
 """Executes notebooks in place, at full length, so their stored outputs come from the current code.
 
-Usage: python scripts/execute_notebooks.py book/01_graphs.ipynb [...]
+Usage: python scripts/execute_notebooks.py [--report-dir DIR] book/01_graphs.ipynb [...]
+
+With ``--report-dir``, a notebook that fails is written there (executed up to
+the failing cell, with its traceback) together with a ``.log`` of the error, the
+remaining notebooks still run, and the exit status is 1; the weekly Colab
+workflow uploads that folder. Without it the first failure stops the run.
 
 TensorFlow's C++ runtime writes log lines to the process's stderr that no
 Python setting silences in the full wheel; they are dropped from the stored
 outputs (the book build drops all stderr, see _config.yml).
 """
 
+import argparse
 import pathlib
 import re
 import sys
 import time
+import traceback
 
 import nbformat
 from nbclient import NotebookClient
@@ -33,17 +40,43 @@ def strip_native_logs(nb: nbformat.NotebookNode) -> None:
         cell["outputs"] = kept
 
 
-def main(paths: list[str]) -> None:
-    for name in paths:
-        path = pathlib.Path(name)
-        nb = nbformat.read(path, as_version=4)
-        start = time.perf_counter()
+def execute(nb: nbformat.NotebookNode, path: pathlib.Path) -> None:
+    """Runs every cell of ``nb`` (read from ``path``) in place; on an error, ``nb`` keeps what ran."""
+    try:
         NotebookClient(nb, timeout=3600, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
         strip_native_logs(nb)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Execute notebooks in place, at full length.")
+    parser.add_argument("paths", nargs="+", type=pathlib.Path)
+    parser.add_argument("--report-dir", type=pathlib.Path,
+                        help="keep going after a failure and write failing notebooks and logs here")
+    args = parser.parse_args(argv)
+    failed = []
+    for path in args.paths:
+        start = time.perf_counter()
+        nb = nbformat.read(path, as_version=4)
+        try:
+            execute(nb, path)
+        except Exception as error:  # a cell failed, or the kernel died
+            if args.report_dir is None:
+                raise
+            args.report_dir.mkdir(parents=True, exist_ok=True)
+            (args.report_dir / f"{path.stem}.log").write_text(
+                f"{path}: failed after {time.perf_counter() - start:.0f} s\n\n{traceback.format_exc()}")
+            nbformat.write(nb, args.report_dir / path.name)  # executed up to the failing cell
+            print(f"{path}: FAILED ({type(error).__name__}); report in {args.report_dir}", flush=True)
+            failed.append(path)
+            continue
         nbformat.write(nb, path)
         print(f"{path}: executed in {time.perf_counter() - start:.0f} s", flush=True)
+    if failed:
+        print(f"{len(failed)} of {len(args.paths)} notebooks failed: {', '.join(map(str, failed))}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

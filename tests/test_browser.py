@@ -109,6 +109,14 @@ def test_launch_buttons(site, browser):
         notebook = pathlib.PurePosixPath(path).with_suffix(".ipynb").as_posix()
         assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=tree/{notebook}" in hrefs, path
         assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}" in hrefs, path
+        # "Live Code" (thebe): the button exists, and its Binder kernel is built from this
+        # repository at the book's branch.
+        live = page.locator("button[onclick*='initThebe']")
+        assert live.count() == 1 and "Live Code" in (live.first.get_attribute("title", timeout=1000) or "") + \
+            (live.first.text_content(timeout=1000) or ""), f"{path}: no Live Code button"
+        thebe = page.evaluate("() => [...document.querySelectorAll('script[type=\"text/x-thebe-config\"]')]"
+                              ".map(s => s.textContent).join('')")
+        assert f'repo: "{repo}"' in thebe and f'ref: "{branch}"' in thebe, f"{path}: thebe config {thebe!r}"
         page.close()
 
 

@@ -10,6 +10,9 @@ from vaelib.step import make_train_step
 
 SIZES = [64, 256, 128, 10]
 BATCH = 32
+TF_VERSION = tuple(int(part) for part in tf.__version__.split(".")[:2])
+# Below 2.17 the trace has no per-op XLA events (seen on 2.16.2): the profile must refuse.
+needs_profiler = pytest.mark.skipif(TF_VERSION < (2, 17), reason="checked by test_old_tensorflow_refuses")
 
 
 def squared_error(model, x):
@@ -24,6 +27,7 @@ def compiled_step(jit_compile=True):
     return step, tf.random.stateless_uniform([BATCH, SIZES[0]], seed=[1, 2])
 
 
+@needs_profiler
 def test_matmul_flops_match_the_layer_shapes():
     step, x = compiled_step()
     profile = profiling.profile_train_step(step, x, steps=5, warmup=2)
@@ -33,6 +37,7 @@ def test_matmul_flops_match_the_layer_shapes():
     assert profile.flops["backward matmuls"] == 2 * BATCH * (2 * sum(macs) - macs[0])
 
 
+@needs_profiler
 def test_times_are_consistent():
     step, x = compiled_step()
     profile = profiling.profile_train_step(step, x, steps=20, warmup=2)
@@ -72,3 +77,19 @@ def test_bad_arguments():
         profiling.profile_train_step(step, x, steps=0)
     with pytest.raises(ValueError, match="ENTRY"):
         profiling.hlo_op_categories("not hlo")
+
+
+@pytest.mark.skipif(TF_VERSION >= (2, 17), reason="this TensorFlow's profiler works")
+def test_old_tensorflow_refuses():
+    step, x = compiled_step()
+    with pytest.raises(profiling.ProfilerUnsupportedError, match=rf"TensorFlow {tf.__version__}.*2\.21"):
+        profiling.profile_train_step(step, x, steps=2, warmup=1)
+
+
+def test_a_trace_without_the_ops_is_refused_not_zero(monkeypatch):
+    """Whatever the version: a trace with none of the compiled ops raises instead of reporting zeros."""
+    step, x = compiled_step()
+    monkeypatch.setattr(profiling, "_trace", lambda run, steps: (__import__("collections").Counter(
+        {"unrelated event": 1.0}), 1.0))
+    with pytest.raises(profiling.ProfilerUnsupportedError, match="recorded none of the step's"):
+        profiling.profile_train_step(step, x, steps=2, warmup=1)

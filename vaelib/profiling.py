@@ -26,7 +26,17 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-__all__ = ["CATEGORIES", "StepProfile", "format_profile", "hlo_op_categories", "profile_train_step"]
+__all__ = ["CATEGORIES", "ProfilerUnsupportedError", "StepProfile", "format_profile",
+           "hlo_op_categories", "profile_train_step"]
+
+# TensorFlow versions on which profile_train_step was run: it reads the per-op
+# events of XLA's CPU runtime, whose form changed between them.
+VERIFIED_VERSIONS = "2.21"
+FAILING_VERSIONS = "2.16 (its trace has no per-op events that match the HLO)"
+
+
+class ProfilerUnsupportedError(RuntimeError):
+    """This TensorFlow's profiler does not record XLA's CPU ops in a form vaelib can read."""
 
 CATEGORIES = ("forward matmuls", "backward matmuls", "forward elementwise", "backward elementwise",
               "optimizer update", "copies", "other")
@@ -176,6 +186,8 @@ def profile_train_step(step, batch, *, steps: int = 100, warmup: int = 10,
 
     Raises:
       ValueError: ``steps`` is not a positive int, or the step is not compiled with XLA.
+      ProfilerUnsupportedError: the trace holds none of the compiled ops (older
+        TensorFlow versions, see :data:`FAILING_VERSIONS`), rather than a profile of zeros.
     """
     if not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -189,6 +201,13 @@ def profile_train_step(step, batch, *, steps: int = 100, warmup: int = 10,
                          f"(experimental_get_compiler_ir failed: {error})") from error
     ops = hlo_op_categories(hlo, optimizer_scope)
     times, wall = _trace(run, steps)
+    if not any(times.get(name) for name in ops):
+        # A silent all-zero profile would be read as "nothing takes time": refuse instead.
+        raise ProfilerUnsupportedError(
+            f"TensorFlow {tf.__version__}'s profiler recorded none of the step's {len(ops)} XLA CPU "
+            f"ops, so there is no profile to report. profile_train_step works on TensorFlow "
+            f"{VERIFIED_VERSIONS} and is known to fail on {FAILING_VERSIONS}: upgrade TensorFlow "
+            "to profile a step")
     thread_time = dict.fromkeys(CATEGORIES, 0.0)
     flops = dict.fromkeys(CATEGORIES, 0.0)
     for name, (category, op_flops) in ops.items():
