@@ -61,7 +61,7 @@ def test_model_without_variables():
 
 
 def test_non_positive_learning_rate():
-    with pytest.raises(ValueError, match="learning_rate must be positive, got -0.1"):
+    with pytest.raises(ValueError, match="learning_rate must be positive and finite, got -0.1"):
         make_train_step(MLP([4, 2]), tf.keras.optimizers.SGD(-0.1), classification_loss)
 
 

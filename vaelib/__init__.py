@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 # Flat public API, in the order the chapters introduce it.
 from vaelib import profiling, published, speed  # as modules: vaelib.published.published(key), ...
 from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
+from vaelib.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
 from vaelib.classify import classification_loss, evaluate_classifier
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
 from vaelib.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_prob,
@@ -50,7 +51,7 @@ __all__ = [
     # graphs, modules, training (chapters 1-3)
     "draw_graph", "Dense", "MLP", "classification_loss", "evaluate_classifier", "set_seed",
     "FitConfig", "History", "NonFiniteLossError", "fit", "make_train_loop", "make_train_step",
-    "stack_batches",
+    "stack_batches", "CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
     # densities, bounds, estimators, the VAE (chapters 4-7)
     "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "normal_log_prob_from_eps",
     "std_normal_log_prob",

@@ -9,6 +9,7 @@ batches (``stack_batches``) through that step inside one compiled program.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping
 
 import tensorflow as tf
@@ -67,8 +68,8 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
         learning_rate = float(optimizer.learning_rate)
     except (TypeError, ValueError, AttributeError):
         learning_rate = None
-    if learning_rate is not None and learning_rate <= 0:
-        raise ValueError(f"the optimizer's learning_rate must be positive, got {learning_rate:g}")
+    if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"the optimizer's learning_rate must be positive and finite, got {learning_rate:g}")
     if not optimizer.built:  # creating its slots inside the step would force a second trace
         optimizer.build(variables)
 
@@ -76,7 +77,12 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
 
     def train_step(batch):
         with tf.GradientTape() as tape:
-            metrics = dict(loss_fn(model, batch))
+            metrics = loss_fn(model, batch)
+            if not isinstance(metrics, Mapping) or "loss" not in metrics:
+                raise TypeError("loss_fn must return a dict of scalar tensors with a 'loss' entry, got "
+                                + (f"keys {sorted(metrics)}" if isinstance(metrics, Mapping)
+                                   else type(metrics).__name__))
+            metrics = dict(metrics)
             loss = metrics["loss"] / replicas  # replicas' gradients are summed
         gradients = tape.gradient(loss, variables)
         if jit_compile and strategy is None:  # only XLA copies weights it cannot order

@@ -3,18 +3,21 @@
 ``fit`` runs epochs of the compiled step (:mod:`vaelib.step`), many steps per
 call, with a progress bar; it keeps a :class:`History`, evaluates after each
 epoch, stops on a non-finite loss, and with ``checkpoint_dir`` saves every
-epoch and resumes where an interrupted run stopped.
+epoch (:mod:`vaelib.checkpoint`) and resumes where an interrupted run stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
 import time
-from typing import Callable, Mapping, Union
+from typing import Callable, Iterator, Mapping, Union
 
 import tensorflow as tf
 
+from vaelib.checkpoint import CheckpointFolder, fingerprint
 from vaelib.progress import Progress
 from vaelib.step import LossFn, make_train_loop, make_train_step, stack_batches
 
@@ -57,7 +60,7 @@ class FitConfig:
             raise ValueError(f"epochs must be a positive int, got {self.epochs!r}")
         if not isinstance(self.steps_per_call, int) or self.steps_per_call <= 0:
             raise ValueError(f"steps_per_call must be a positive int, got {self.steps_per_call!r}")
-        if self.max_to_keep <= 0:
+        if not isinstance(self.max_to_keep, int) or self.max_to_keep <= 0:
             raise ValueError(f"max_to_keep must be positive, got {self.max_to_keep!r}")
 
 
@@ -81,38 +84,98 @@ class History:
         return [row[name] for row in self.epochs]
 
 
-def _checkpointing(model, optimizer, checkpoint_dir, max_to_keep):
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
-    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=max_to_keep)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    return epoch, manager
+def _epochs_of(data) -> Callable[[int], tf.data.Dataset]:
+    """``data`` as a function ``epoch -> dataset``, refusing other containers."""
+    if isinstance(data, tf.data.Dataset):
+        return lambda _: data
+    if not callable(data):
+        raise TypeError(
+            f"data must be a tf.data.Dataset (one epoch of batches) or a function epoch -> dataset, "
+            f"got {type(data).__name__}; for arrays use vaelib.make_dataset(images, batch_size=..., "
+            "binarization=...) or tf.data.Dataset.from_tensor_slices(x).batch(100)")
+
+    def make(epoch: int) -> tf.data.Dataset:
+        dataset = data(epoch)
+        if not isinstance(dataset, tf.data.Dataset):
+            raise TypeError(f"data({epoch}) returned {type(dataset).__name__}, not a tf.data.Dataset")
+        return dataset
+
+    return make
+
+
+def _check_element_spec(spec) -> None:
+    """Every component of a batch is a dense tensor with a batch axis."""
+    for i, leaf in enumerate(tf.nest.flatten(spec)):
+        if not isinstance(leaf, tf.TensorSpec):
+            raise TypeError(f"data's batches must hold dense tensors; component {i} is {leaf}")
+        if leaf.shape.rank == 0:
+            raise ValueError(f"data's component {i} is a scalar {leaf}: the dataset is not batched; "
+                             "call .batch(batch_size) on it (vaelib.make_dataset batches already)")
+
+
+def _check_first_batch(batches, model: tf.Module, loss_fn: LossFn, strategy) -> Iterator:
+    """Yields ``batches``, checking the first one before the compiled step sees it.
+
+    A compiled step cannot afford to check values, so the first batch is
+    checked here, eagerly: not empty, no NaN or infinity, and whatever the
+    loss function's own ``check_batch(model, batch)`` checks (for
+    :func:`vaelib.vae_loss`: pixels in [0, 1]).
+    """
+    iterator = iter(batches)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return
+    local = strategy.experimental_local_results(first) if strategy is not None else (first,)
+    for batch in local:
+        for i, leaf in enumerate(tf.nest.flatten(batch)):
+            if leaf.shape.rank and leaf.shape[0] == 0:
+                raise ValueError(f"data's first batch is empty (component {i} has shape {leaf.shape})")
+            if leaf.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(leaf))):
+                raise ValueError(f"data's first batch holds NaN or infinite values (component {i}); "
+                                 "clean the inputs before training")
+        check = getattr(loss_fn, "check_batch", None)
+        if check is not None:
+            check(model, batch)
+    yield first
+    yield from iterator
+
+
+def _check_variables(model: tf.Module, where: str) -> None:
+    for variable in model.trainable_variables:
+        if not bool(tf.reduce_all(tf.math.is_finite(variable))):
+            raise ValueError(f"variable {variable.name} of the model holds NaN or infinite values "
+                             f"{where}; rebuild the model (and lower the learning rate)")
 
 
 def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn, data: Data,
         config: FitConfig = FitConfig(), *,
         evaluate: Callable[[tf.Module], Mapping[str, float]] | None = None,
         callbacks: tuple[Callable[[int, dict], None], ...] = (),
-        checkpoint_dir: str | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
         strategy: tf.distribute.Strategy | None = None) -> History:
     """Trains ``model`` for ``config.epochs`` epochs.
 
     Args:
       model: the model; its trainable variables are updated in place.
       optimizer: a Keras optimizer (its state is checkpointed too).
-      loss_fn: see :func:`make_train_step`.
-      data: a ``tf.data.Dataset`` (one epoch per iteration), or a function
-        ``epoch -> dataset``; the latter makes a resumed run see exactly the
-        batches an uninterrupted one would.
+      loss_fn: see :func:`make_train_step`. If it has an attribute
+        ``check_batch(model, batch)`` (as :func:`vaelib.vae_loss` does), it is
+        called on the first batch, eagerly, before the compiled step runs.
+      data: a ``tf.data.Dataset`` of batches (one epoch per iteration), or a
+        function ``epoch -> dataset``; the latter makes a resumed run see exactly
+        the batches an uninterrupted one would.
       config: epochs, XLA, progress bar.
       evaluate: called after each epoch with the model; returns named floats
         (e.g. ``{"test_accuracy": 0.97}``) added to the history.
       callbacks: each called as ``callback(epoch, row)`` after each epoch.
-      checkpoint_dir: if given, restore the latest checkpoint there (skipping
-        the epochs it had finished) and save one after every epoch.
+      checkpoint_dir: if given, restore the highest intact checkpoint there
+        (skipping the epochs it had finished) and save one after every epoch; see
+        :mod:`vaelib.checkpoint`. The folder is locked while ``fit`` runs.
       strategy: train data-parallel with a ``tf.distribute`` strategy (see
-        :func:`make_train_step`); ``None`` trains on the default device.
+        :func:`make_train_step`); ``None`` trains on the default device. With a
+        multi-worker strategy every worker calls ``fit`` with the same arguments
+        and only the chief writes checkpoints (into a folder all workers can read).
 
     Returns:
       The :class:`History` of this call (epochs restored from a checkpoint are
@@ -121,9 +184,27 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     Raises:
       NonFiniteLossError: a metric became NaN or infinite; the message names
         the step and the metric. Checkpoints saved before it are kept.
+      TypeError: ``data`` is not a dataset (say, a NumPy array) or a batch holds
+        the wrong kind of values (say, ``(x, y)`` for :func:`vaelib.vae_loss`).
+      ValueError: ``data`` has no batches, or its first batch is empty, holds
+        NaN, or fails the loss function's check (pixels outside [0, 1]).
+      vaelib.checkpoint.CheckpointError: ``checkpoint_dir`` is in use by
+        another run, or was written by another configuration, or holds no
+        intact checkpoint; nothing in it is changed.
     """
-    make_data = data if callable(data) and not isinstance(data, tf.data.Dataset) else (lambda _: data)
+    if not isinstance(config, FitConfig):
+        raise TypeError(f"config must be a vaelib.FitConfig, got {type(config).__name__}")
+    if not callable(getattr(optimizer, "apply_gradients", None)):
+        raise TypeError(f"optimizer must be a Keras optimizer such as tf.keras.optimizers.Adam(1e-3), "
+                        f"got {type(optimizer).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function (model, batch) -> dict, got {type(loss_fn).__name__}")
+    make_data = _epochs_of(data)
     first = make_data(0)
+    _check_element_spec(first.element_spec)
+    if int(first.cardinality()) == 0:
+        raise ValueError("data has no batches: the dataset is empty, or drop_remainder=True dropped "
+                         "its only batch; use fewer examples per batch or drop_remainder=False")
     per_call = config.steps_per_call if strategy is None else 1
     if per_call > 1:
         run = make_train_loop(model, optimizer, loss_fn, element_spec=first.element_spec,
@@ -132,14 +213,17 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
         run = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
                               jit_compile=config.jit_compile, strategy=strategy)
 
-    def step_metrics(epoch):
+    def step_metrics(epoch, check):
         """Yields each step's metrics as floats, running ``per_call`` steps at a time."""
+        batches = make_data(epoch)
+        if check:
+            batches = _check_first_batch(batches, model, loss_fn, strategy)
         if per_call == 1:
-            for batch in make_data(epoch):
+            for batch in batches:
                 yield {k: float(v) for k, v in run(batch).items()}
             return
-        for batches in stack_batches(make_data(epoch), per_call):
-            ran, columns = run(batches)
+        for stack in stack_batches(batches, per_call):
+            ran, columns = run(stack)
             columns = {k: v.numpy() for k, v in columns.items()}
             for i in range(int(ran)):  # fewer than the stack only after a non-finite step
                 yield {k: float(v[i]) for k, v in columns.items()}
@@ -147,10 +231,25 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     if strategy is not None:
         original = make_data
         make_data = lambda epoch: strategy.experimental_distribute_dataset(original(epoch))
-    start_epoch, manager = 0, None
+    folder = None
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     if checkpoint_dir is not None:
-        epoch_var, manager = _checkpointing(model, optimizer, checkpoint_dir, config.max_to_keep)
-        start_epoch = int(epoch_var.numpy())
+        writer = strategy is None or strategy.extended.should_checkpoint
+        folder = CheckpointFolder(
+            checkpoint_dir, tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var),
+            fingerprint(model, optimizer), max_to_keep=config.max_to_keep, writer=writer)
+    with folder if folder is not None else contextlib.nullcontext():
+        if folder is not None and folder.restore() is not None:
+            _check_variables(model, f"in the checkpoint restored from {checkpoint_dir}")
+        else:
+            _check_variables(model, "before training")
+        return _epochs(model, config, first, step_metrics, int(epoch_var.numpy()), epoch_var, folder,
+                       evaluate, callbacks)
+
+
+def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, evaluate,
+            callbacks) -> History:
+    """The epoch loop of :func:`fit`."""
     history = History()
     steps_per_epoch = int(first.cardinality().numpy()) if first.cardinality() > 0 else None
     total = steps_per_epoch * (config.epochs - start_epoch) if steps_per_epoch else None
@@ -161,28 +260,31 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
             started = time.perf_counter()
             sums: dict[str, float] = {}
             count = 0
-            for metrics in step_metrics(epoch):
+            for metrics in step_metrics(epoch, check=epoch == start_epoch):
                 bad = [k for k, v in metrics.items() if not math.isfinite(v)]
                 if bad:
                     raise NonFiniteLossError(
                         f"{bad[0]} became {metrics[bad[0]]} at step {step} (epoch {epoch}); "
                         "lower the learning rate or check the inputs"
-                        + ("; the last good checkpoint is kept" if manager else ""))
+                        + ("; the last good checkpoint is kept" if folder else ""))
                 history.step_loss.append(metrics["loss"])
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1
                 step += 1
                 bar.update(1)
-            row = {"epoch": epoch + 1, **{f"train_{k}": v / max(count, 1) for k, v in sums.items()}}
+            if count == 0:
+                raise ValueError(f"data gave no batches in epoch {epoch}: the dataset is empty, or "
+                                 "drop_remainder=True dropped its only batch")
+            row = {"epoch": epoch + 1, **{f"train_{k}": v / count for k, v in sums.items()}}
             evaluated = {k: float(v) for k, v in evaluate(model).items()} if evaluate else {}
             row.update(evaluated)
             row["seconds"] = time.perf_counter() - started
             history.epochs.append(row)
             bar.set_postfix(dict(list({"train_loss": row["train_loss"], **evaluated}.items())[:3]))
-            if manager is not None:
+            if folder is not None:
                 epoch_var.assign(epoch + 1)
-                manager.save(checkpoint_number=epoch + 1)
+                folder.save(epoch + 1)
             for callback in callbacks:
                 callback(epoch, row)
     finally:

@@ -1,0 +1,306 @@
+"""A folder of checkpoints that are written once, verified, and never overwritten.
+
+:func:`vaelib.fit` saves a checkpoint after every epoch when given a
+``checkpoint_dir``; :class:`CheckpointFolder` is how. A checkpoint ``ckpt-N`` is
+TensorFlow's two files (``ckpt-N.index``, ``ckpt-N.data-...``) plus a manifest,
+``ckpt-N.json``, written last and atomically: the epoch, a :func:`fingerprint`
+of the model's configuration, and the size and SHA-256 of each file. So:
+
+* a checkpoint is *complete* only once its manifest exists, and *intact* only
+  if its files still match it; a save killed half-way (even by ``kill -9``)
+  leaves no manifest, and a later run restores the highest intact ``ckpt-N``,
+  warning about the ones it skips;
+* TensorFlow's ``checkpoint`` index file is written for other tools but never
+  trusted: the files themselves are;
+* every save takes a number above every ``ckpt-*`` name in the folder, so no
+  file this run did not write is ever overwritten (a failed save's remains are
+  left as they are, for the user to inspect);
+* a checkpoint of another configuration (a tanh model resumed as a relu one) is
+  refused with an error naming the differing field;
+* one training run at a time: the folder is locked (``flock``) while a run uses
+  it, and a second one stops with :class:`CheckpointLockedError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import pathlib
+import re
+import socket
+import tempfile
+import time
+import warnings
+from typing import Mapping
+
+import tensorflow as tf
+
+from vaelib.download import sha256_of
+
+__all__ = ["CheckpointError", "CheckpointLockedError", "CheckpointMismatchError", "CheckpointFolder",
+           "fingerprint"]
+
+FORMAT = 1
+LOCK_NAME = ".vaelib-lock"
+_NUMBERED = re.compile(r"^ckpt-(\d+)(?:\D|$)")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder cannot be used as it is. Nothing in it was changed."""
+
+
+class CheckpointLockedError(CheckpointError):
+    """Another training run is using the checkpoint folder."""
+
+
+class CheckpointMismatchError(CheckpointError, ValueError):
+    """The checkpoint was written by a model of another configuration or shape."""
+
+
+def _qualname(obj: object) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, str]:
+    """What must agree between a checkpoint and the model that restores it.
+
+    Args:
+      model: a ``tf.Module``. Its class, each field of its ``config`` (if that is a
+        dataclass, as :class:`vaelib.VAEConfig`), the ``activation`` of each
+        submodule that has one (as :class:`vaelib.Dense`), and each variable's
+        shape and dtype.
+      optimizer: its class is recorded; its learning rate is not, so that a run
+        stopped by a non-finite loss can resume with a lower one.
+
+    Returns:
+      ``{field: value}``, strings only (it is stored as JSON).
+    """
+    out = {"model": _qualname(model)}
+    config = getattr(model, "config", None)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        out.update({f"config.{f.name}": repr(getattr(config, f.name)) for f in dataclasses.fields(config)})
+    for module in (model, *model.submodules):
+        if hasattr(module, "activation") and (module.activation is None or callable(module.activation)):
+            name = getattr(module.activation, "__name__", repr(module.activation))
+            out[f"{module.name_scope.name}activation"] = name
+    for variable in model.variables:
+        out[f"variable {variable.name}"] = f"{tuple(variable.shape)} {variable.dtype.name}"
+    if optimizer is not None:
+        out["optimizer"] = _qualname(optimizer)
+    return out
+
+
+def _write_json(path: pathlib.Path, content: dict) -> None:
+    """Writes ``content`` to ``path`` atomically: a temporary file, fsync, rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(content, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+
+
+class CheckpointFolder:
+    """Numbered, verified checkpoints of one ``tf.train.Checkpoint`` in one folder.
+
+    Use it as a context manager (which holds the lock), then :meth:`restore`
+    once and :meth:`save` after each epoch.
+
+    Args:
+      folder: the folder; created if missing.
+      checkpoint: what to save and restore (model, optimizer, epoch counter).
+      fingerprint: the model's :func:`fingerprint`, stored in each manifest.
+      max_to_keep: complete checkpoints kept; older ones of the same
+        fingerprint are deleted after a save. Incomplete or foreign files never are.
+      writer: ``False`` on a worker that must not write (every worker of a
+        multi-worker run but the chief): it restores, takes no lock, and saves nothing.
+    """
+
+    def __init__(self, folder: str | os.PathLike, checkpoint: tf.train.Checkpoint,
+                 fingerprint: Mapping[str, str], *, max_to_keep: int = 2, writer: bool = True):
+        if not isinstance(max_to_keep, int) or max_to_keep <= 0:
+            raise ValueError(f"max_to_keep must be a positive int, got {max_to_keep!r}")
+        self.folder = pathlib.Path(folder)
+        self.checkpoint, self.fingerprint = checkpoint, dict(fingerprint)
+        self.max_to_keep, self.writer = max_to_keep, writer
+        self._lock_file = None
+        self._last = 0  # the highest number this run wrote
+
+    def __enter__(self) -> "CheckpointFolder":
+        if self.writer:
+            self.lock()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.unlock()
+
+    def lock(self) -> None:
+        """Creates the folder and locks it for this process.
+
+        Raises:
+          CheckpointLockedError: another process holds the lock.
+          CheckpointError: the folder cannot be created.
+        """
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as error:
+            raise CheckpointError(f"checkpoint_dir {self.folder} is not a folder") from error
+        except OSError as error:
+            raise CheckpointError(f"cannot create checkpoint_dir {self.folder}: {error.strerror}") from error
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            warnings.warn(f"cannot lock {self.folder} on this platform: make sure that only one "
+                          "training run uses it at a time", RuntimeWarning, stacklevel=3)
+            return
+        lock_file = open(self.folder / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            lock_file.seek(0)
+            holder = lock_file.read().strip() or "another process"
+            lock_file.close()
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                raise CheckpointLockedError(
+                    f"checkpoint_dir {self.folder} is in use by another training run ({holder}); "
+                    "wait for it to finish, or pass another checkpoint_dir") from None
+            warnings.warn(f"cannot lock {self.folder} ({error.strerror}): make sure that only one "
+                          "training run uses it at a time", RuntimeWarning, stacklevel=3)
+            return
+        lock_file.truncate(0)
+        lock_file.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}\n")
+        lock_file.flush()
+        self._lock_file = lock_file
+
+    def unlock(self) -> None:
+        """Releases the lock (closing the file releases ``flock``)."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _numbers(self) -> list[int]:
+        """Every number that any ``ckpt-N...`` name in the folder uses, complete or not."""
+        if not self.folder.is_dir():
+            return []
+        return sorted({int(m.group(1)) for p in self.folder.iterdir() if (m := _NUMBERED.match(p.name))})
+
+    def _problem(self, number: int) -> tuple[str | None, dict | None]:
+        """``(None, manifest)`` if ``ckpt-<number>`` is complete and intact, else ``(why, None)``."""
+        path = self.folder / f"ckpt-{number}.json"
+        if not path.exists():
+            return "no manifest: an interrupted save, or not written by vaelib", None
+        try:
+            manifest = json.loads(path.read_text())
+            files = {name: (int(f["bytes"]), str(f["sha256"])) for name, f in manifest["files"].items()}
+            manifest["epoch"] = int(manifest["epoch"])
+            if not isinstance(manifest["fingerprint"], dict):
+                raise TypeError("fingerprint is not a mapping")
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as error:
+            return f"unreadable manifest {path.name} ({type(error).__name__}: {error})", None
+        if not any(name.endswith(".index") for name in files):
+            return f"manifest {path.name} lists no index file", None
+        for name, (size, sha256) in files.items():
+            file = self.folder / name
+            if not file.exists():
+                return f"{file} is missing", None
+            if file.stat().st_size != size:
+                return (f"{file} has {file.stat().st_size} bytes, not {size} (truncated or corrupt)",
+                        None)
+            if sha256_of(file) != sha256:
+                return f"{file} is corrupt (its SHA-256 differs from the manifest's)", None
+        return None, manifest
+
+    def restore(self) -> int | None:
+        """Restores the highest intact checkpoint; returns its epoch, or ``None`` if there is none.
+
+        Raises:
+          CheckpointMismatchError: it was written by another configuration (the
+            message names the fields) or its variables do not fit the model.
+          CheckpointError: the folder holds ``ckpt-*`` files but no intact
+            checkpoint; nothing is restored and nothing changed.
+        """
+        numbers = self._numbers()
+        skipped = []
+        for number in reversed(numbers):
+            problem, manifest = self._problem(number)
+            if problem is not None:
+                skipped.append(f"ckpt-{number}: {problem}")
+                continue
+            if skipped:
+                warnings.warn(f"{self.folder}: restoring ckpt-{number}, the highest intact checkpoint; "
+                              "skipped (and left as they are) " + "; ".join(skipped),
+                              RuntimeWarning, stacklevel=2)
+            self._check_fingerprint(number, manifest["fingerprint"])
+            self._read(number)
+            return int(manifest["epoch"])
+        if numbers:
+            raise CheckpointError(
+                f"checkpoint_dir {self.folder} holds checkpoint files but no intact checkpoint ("
+                + "; ".join(skipped) + "). Nothing was restored or changed: move those files "
+                "away to start afresh, or pass another checkpoint_dir")
+        return None
+
+    def _check_fingerprint(self, number: int, stored: Mapping[str, str]) -> None:
+        fields = list(dict.fromkeys([*stored, *self.fingerprint]))
+        differ = [f for f in fields if stored.get(f) != self.fingerprint.get(f)]
+        if differ:
+            shown = "; ".join(f"{f}: checkpoint {stored.get(f, '(none)')}, this model "
+                              f"{self.fingerprint.get(f, '(none)')}" for f in differ[:4])
+            raise CheckpointMismatchError(
+                f"checkpoint {self.folder / f'ckpt-{number}'} was written by another configuration "
+                f"({shown}{'; ...' if len(differ) > 4 else ''}); build the model as it was, "
+                "or pass another checkpoint_dir")
+
+    def _read(self, number: int) -> None:
+        prefix = self.folder / f"ckpt-{number}"
+        try:
+            self.checkpoint.read(str(prefix)).assert_existing_objects_matched()
+        except ValueError as error:
+            raise CheckpointMismatchError(f"checkpoint {prefix} does not fit the model: {error}") from error
+        except (IndexError, AssertionError, tf.errors.OpError) as error:
+            raise CheckpointError(f"cannot restore checkpoint {prefix}: {error}") from error
+
+    def save(self, epoch: int) -> pathlib.Path | None:
+        """Writes the next checkpoint, then its manifest, then deletes old ones.
+
+        Returns:
+          Its path prefix (``.../ckpt-N``), or ``None`` where ``writer`` is false.
+        """
+        if not self.writer:
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        number = max([self._last, *self._numbers()]) + 1  # above every name: nothing is overwritten
+        prefix = self.folder / f"ckpt-{number}"
+        self.checkpoint.write(str(prefix))
+        self._last = number
+        files = sorted(p for p in self.folder.iterdir()
+                       if p.name == f"{prefix.name}.index" or p.name.startswith(f"{prefix.name}.data-"))
+        _write_json(self.folder / f"ckpt-{number}.json", {
+            "format": FORMAT, "number": number, "epoch": int(epoch), "fingerprint": self.fingerprint,
+            "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)} for p in files}})
+        kept = self._rotate()
+        tf.compat.v1.train.update_checkpoint_state(  # for other tools; vaelib never reads it
+            str(self.folder), prefix.name, all_model_checkpoint_paths=[f"ckpt-{n}" for n in kept])
+        return prefix
+
+    def _rotate(self) -> list[int]:
+        """Deletes complete checkpoints of this fingerprint beyond ``max_to_keep``; returns the kept."""
+        ours = []
+        for number in self._numbers():
+            path = self.folder / f"ckpt-{number}.json"
+            try:
+                manifest = json.loads(path.read_text())
+                if manifest["fingerprint"] == self.fingerprint:
+                    ours.append((number, manifest))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not ours to delete
+        for number, manifest in ours[:-self.max_to_keep]:
+            (self.folder / f"ckpt-{number}.json").unlink()  # first: a half-deleted one is incomplete
+            for name in manifest["files"]:
+                (self.folder / name).unlink(missing_ok=True)
+        return [number for number, _ in ours[-self.max_to_keep:]]
