@@ -33,8 +33,20 @@ def test_glue_writes_what_myst_nb_reads(monkeypatch):
     myst_glue.glue("gap", "7.1", display=False)
     (ours, our_kwargs), (theirs, their_kwargs) = shown
     assert our_kwargs["metadata"]["scrapbook"] == their_kwargs["metadata"]["scrapbook"]
-    assert ours[0][GLUE_PREFIX + "text/plain"] == "7.1"
-    assert theirs[0][GLUE_PREFIX + "text/plain"] == "'7.1'"  # myst-nb shows a str's repr; we don't
+    assert ours[0] == theirs[0] == {GLUE_PREFIX + "text/plain": "'7.1'"}
+
+
+@pytest.mark.parametrize("value, fmt, shown", [(0.5, ".2f", "0.50"), (4000, ",d", "4,000"),
+                                               ("mlxtend", None, "mlxtend"), (1e-7, ".0e", "1e-07")])
+def test_glued_text_renders_exactly_as_formatted(monkeypatch, value, fmt, shown):
+    """What the book shows is what glue formatted: myst-nb's reader must not re-parse it."""
+    from myst_nb.core.variables import format_plain_text
+
+    stored = []
+    monkeypatch.setattr("IPython.get_ipython", lambda: object())
+    monkeypatch.setattr("IPython.display.display", lambda bundle, **k: stored.append(bundle))
+    glue("key", value, fmt)
+    assert format_plain_text(stored[0][GLUE_PREFIX + "text/plain"], "") == shown
 
 
 def test_glue_outside_ipython_is_silent_and_names_are_checked():
@@ -87,3 +99,13 @@ def test_protocol_card_rows_and_validation():
         _card(num_test=0)
     with pytest.raises(ValueError, match="at least one run"):
         _card(seeds=(), train_seconds=(), eval_seconds=())
+
+
+def test_protocol_card_as_row_has_the_published_tables_columns():
+    from vaelib.published import TABLE_COLUMNS, published_table
+
+    row = _card().as_row("this book", "107.93 ± 0.30 nats", "test negative log-likelihood")
+    assert tuple(row) == TABLE_COLUMNS == tuple(published_table(["burda2015_vae1_k1"])[0])
+    assert row["data"] == "mnist: ...; 4,000 train / 1,000 test used"
+    assert row["binarization"] == "train: dynamic; test: fixed (seed 1)"
+    assert row["estimate"] == "L_5000; seeds 0, 1, 2"

@@ -72,7 +72,10 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
         return
     if get_ipython() is None:
         return
-    display({GLUE_PREFIX + "text/plain": text}, raw=True,
+    # Stored as a Python string literal, as myst-nb's own glue stores a str: myst-nb reads
+    # text/plain back with literal_eval, which would turn a bare "0.50" into 0.5 and
+    # "4,000" into the tuple (4, 0).
+    display({GLUE_PREFIX + "text/plain": repr(text)}, raw=True,
             metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}})
 
 
@@ -170,6 +173,22 @@ class ProtocolCard:
             ("wall time", f"train {per_seed(self.train_seconds)}; "
                           f"evaluate {per_seed(self.eval_seconds)} (this machine)"),
         ]
+
+    def as_row(self, source: str, value: str, quantity: str) -> dict[str, str]:
+        """This run as a row with the columns of :func:`vaelib.published.published_table`,
+        so that a DataFrame shows the book's protocol beside the papers'.
+
+        Args:
+          source: what the row is, e.g. ``"this book, the course's VAE"``.
+          value: the reported number with its unit (and its spread over seeds).
+          quantity: what the number is, in words.
+        """
+        return {"source": source, "value": value, "quantity": quantity,
+                "data": f"{self.data}; {self.num_train:,} train / {self.num_test:,} test used",
+                "binarization": f"train: {self.train_binarization}; test: {self.test_binarization}",
+                "architecture": self.architecture, "objective": self.objective,
+                "training": self.training,
+                "estimate": f"{self.estimate}; seeds {', '.join(str(s) for s in self.seeds)}"}
 
     def __str__(self) -> str:
         width = max(len(name) for name, _ in self.rows())
