@@ -19,8 +19,8 @@ NOTEBOOKS = [p for p in PAGES if p.suffix == ".ipynb"]
 # Numbers that define the setup rather than report a result. Each phrase must
 # occur within 40 characters of the number; say why it is a definition.
 ALLOWED = {
-    "standard deviation 0.001": "the notes' initialization, which exercise 3.1 asks about",
-    "biases at 0.1": "the notes' initialization, which exercise 3.1 asks about",
+    "standard deviation 0.001": "the notes' initialization, which chapter 3's exercise 2 asks about",
+    "biases at 0.1": "the notes' initialization, which chapter 3's exercise 2 asks about",
     "repeated 2,000 times": "the number of Monte Carlo draws the cell is set to make",
     "at 0.3": "an example grey level in an exercise",
 }
