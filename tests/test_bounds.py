@@ -148,3 +148,36 @@ def test_xla_training_is_reproducible():
     second = _train_vae(None, epochs=2, jit_compile=True)
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+def test_bad_chunk_sizes_are_refused():
+    model = VAE(ONE_D)
+    for chunk_size in (-1, 0, 2.0):
+        with pytest.raises(ValueError, match=f"chunk_size must be a positive int, got {chunk_size}"):
+            bounds.iwae_bound(model, data(), 10, chunk_size=chunk_size)
+
+
+def test_vae_loss_refuses_empty_labelled_and_nan_batches():
+    model = VAE(ONE_D)
+    with pytest.raises(ValueError, match=r"empty batch \(0 examples\)"):
+        bounds.vae_loss(model, np.zeros((0, 8), np.float32))
+    with pytest.raises(TypeError, match=r"labelled batch \(x, y\)"):
+        bounds.vae_loss(model, (data(), np.zeros(5, np.int32)))
+    with pytest.raises(ValueError, match="NaN"):
+        bounds.vae_loss(model, data() * np.nan)
+    with pytest.raises(ValueError, match=r"x must lie in \[0, 1\].*from 0 to 255"):
+        bounds.vae_loss.check_batch(model, tf.constant(data() * 255))  # what fit runs before compiling
+
+
+def test_evaluate_bounds_refuses_what_it_cannot_average():
+    model = VAE(ONE_D)
+    with pytest.raises(ValueError, match="x has no examples"):
+        bounds.evaluate_bounds(model, np.zeros((0, 8), np.float32))
+    with pytest.raises(TypeError, match=r"num_samples must be a tuple of ints, e.g. \(1, 5000\), got 5"):
+        bounds.evaluate_bounds(model, data(), 5)
+    with pytest.raises(TypeError, match="x must be an array.*got _TensorSliceDataset"):
+        bounds.evaluate_bounds(model, tf.data.Dataset.from_tensor_slices(data()))
+    with pytest.raises(TypeError, match="got dtype uint8.*vaelib.binarize"):
+        bounds.evaluate_bounds(model, data().astype(np.uint8))
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        bounds.evaluate_bounds(model, data(), batch_size=0)

@@ -35,3 +35,20 @@ def test_matches_numpy_and_batches_agree():
 def test_length_mismatch():
     with pytest.raises(ValueError, match="x has 3 examples but y has 2"):
         evaluate_classifier(Fixed(np.zeros((3, 2), np.float32)), np.zeros((3, 1)), np.zeros(2))
+
+
+def test_bad_batches_are_named():
+    model = Fixed(np.zeros((3, 2), np.float32))
+    x = np.zeros((2, 1), np.float32)
+    with pytest.raises(TypeError, match=r"classification_loss takes batches \(x, y\), got ndarray"):
+        classification_loss(model, x)
+    with pytest.raises(TypeError, match="labels y must be integer class indices, got dtype float64"):
+        classification_loss(model, (x, np.array([0.5, 1.2])))
+    with pytest.raises(ValueError, match=r"empty batch \(0 examples\)"):
+        classification_loss(model, (x[:0], np.zeros(0, np.int32)))
+    with pytest.raises(ValueError, match="x has no examples"):
+        evaluate_classifier(model, x[:0], np.zeros(0, np.int32))
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        evaluate_classifier(model, x, np.zeros(2, np.int32), batch_size=0)
+    with pytest.raises(ValueError, match="x holds NaN"):
+        evaluate_classifier(model, x * np.nan, np.zeros(2, np.int32))

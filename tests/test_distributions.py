@@ -112,3 +112,8 @@ def test_log_prob_from_eps_has_the_reparameterized_gradient():
     for a, b in zip(tape.gradient(via_z, [mu, logvar]),
                     tape.gradient(via_eps, [mu, logvar], unconnected_gradients=zero)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_integer_arguments_are_densities_too():
+    np.testing.assert_allclose(d.kl_normal_std([0, 1], [0, 0]).numpy(), 0.5, rtol=1e-6)
+    np.testing.assert_allclose(d.std_normal_log_prob([0, 0]).numpy(), -np.log(2 * np.pi), rtol=1e-6)

@@ -90,3 +90,14 @@ def test_verify_cached_removes_corrupt_file(tmp_path):
     with pytest.raises(download.ChecksumError, match="run again"):
         download.verify_cached(path, sha(b"good"))
     assert not path.exists()
+
+
+def test_mirrors_must_be_a_tuple_of_base_urls(tmp_path):
+    from vaelib import download
+    with pytest.raises(TypeError, match="mirrors must be a tuple of base URLs, each ending in '/', got 'http"):
+        download.fetch("a.gz", "0" * 64, tmp_path, "http://127.0.0.1:9/")  # a string, not a tuple
+    with pytest.raises(TypeError, match="ending in '/'"):
+        download.fetch("a.gz", "0" * 64, tmp_path, ("http://127.0.0.1:9",))
+    with pytest.raises(ValueError, match="timeout must be a positive number of seconds, got 0"):
+        download.fetch("a.gz", "0" * 64, tmp_path, ("http://127.0.0.1:9/",), timeout=0)
+    assert list(tmp_path.iterdir()) == []

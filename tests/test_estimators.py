@@ -46,3 +46,12 @@ def test_bad_num_samples():
         reparameterization_gradient(f, MU, LOGVAR, 0, seed=[0, 0])
     with pytest.raises(ValueError, match="num_samples >= 2"):
         score_function_gradient(f, MU, LOGVAR, 1, seed=[0, 0], baseline=True)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match=r"mu and logvar must have one shape and dtype, got \(2,\) float32 and \(3,\)"):
+        reparameterization_gradient(f, tf.zeros(2), tf.zeros(3), 3, seed=[0, 0])
+    with pytest.raises(ValueError, match=r"seed must be two ints, e.g. \[0, 1\], got 5"):
+        score_function_gradient(f, MU, LOGVAR, 3, seed=5)
+    d_mu, _ = score_function_gradient(f, [0, 1], [0, 0], 3, seed=[0, 0])  # integers become float32
+    assert d_mu.dtype == tf.float32 and d_mu.shape == (2,)

@@ -40,3 +40,20 @@ def test_check_pairs_rejects_mismatch():
         idx.check_pairs((x, np.zeros(3, np.uint8), x, np.zeros(4, np.uint8)), "here")
     with pytest.raises(idx.IDXError, match=r"expected \[N, 28, 28\]"):
         idx.check_pairs((x[:, :27], np.zeros(4, np.uint8), x, np.zeros(4, np.uint8)), "here")
+
+
+def test_a_header_whose_size_overflows_int64_is_refused():
+    # 2^16 four times is 2^64 elements: 0 in int64 arithmetic, so the header alone "matched"
+    raw = bytes([0, 0, 0x08, 4]) + np.array([2 ** 16] * 4, ">u4").tobytes()
+    with pytest.raises(idx.IDXError, match=r"x.idx: 20 bytes, header \(65536, 65536, 65536, 65536\) "
+                                           r"needs 18446744073709551636"):
+        idx.parse_idx(raw, "x.idx")
+    with pytest.raises(idx.IDXError, match="x.idx: IDX header gives no dimensions"):
+        idx.parse_idx(bytes([0, 0, 0x08, 0, 7]), "x.idx")
+
+
+def test_a_truncated_file_is_named(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros(10, np.uint8))[:-3]))  # a valid gzip, short body
+    with pytest.raises(idx.IDXError, match=f"{path}: 15 bytes, header \\(10,\\) needs 18.*truncated"):
+        idx.read_idx_gz(path)

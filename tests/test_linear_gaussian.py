@@ -59,3 +59,13 @@ def test_kl_gaussians_zero_at_equality_and_bad_model():
     assert kl_gaussians(np.ones(2), s, np.ones(2), s) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="noise_var must be positive"):
         LinearGaussian(np.ones((3, 2)), np.zeros(3), 0.0)
+
+
+def test_non_finite_parameters_and_wrong_shapes_are_refused():
+    with pytest.raises(ValueError, match="noise_var must be positive and finite, got nan"):
+        LinearGaussian(np.ones((3, 2)), np.zeros(3), float("nan"))
+    with pytest.raises(ValueError, match="w and b must be finite"):
+        LinearGaussian(np.full((3, 2), np.nan), np.zeros(3), 1.0)
+    assert LinearGaussian([[1.0], [2.0]], [0.0, 1.0], 1.0).w.shape == (2, 1)  # lists are fine
+    with pytest.raises(ValueError, match=r"x must have shape \[n, 4\], got \(2, 3\)"):
+        MODEL.log_px(np.zeros((2, 3)))

@@ -87,3 +87,20 @@ def test_ambiguous_and_impossible_modes_are_refused():
         pipeline.make_dataset(IMAGES, batch_size=4, binarization="static")
     with pytest.raises(ValueError, match="use 'fixed'"):
         pipeline.binarize(IMAGES, "dynamic")
+
+
+def test_empty_and_mislabelled_inputs_are_refused():
+    with pytest.raises(ValueError, match=r"images is empty \(0 images\)"):
+        pipeline.make_dataset(IMAGES[:0], batch_size=4, binarization="dynamic")
+    with pytest.raises(ValueError, match="images is empty"):
+        pipeline.binarize(IMAGES[:0], "fixed")
+    with pytest.raises(TypeError, match="labels must be integer class indices, got dtype float64"):
+        pipeline.make_dataset(IMAGES, LABELS + 0.5, batch_size=4, binarization="fixed")
+    with pytest.raises(ValueError, match="labels must be class indices >= 0, got values from -1"):
+        pipeline.make_dataset(IMAGES, LABELS.astype(np.int64) - 1, batch_size=4, binarization="fixed")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got True"):
+        pipeline.make_dataset(IMAGES, batch_size=True, binarization="fixed")
+    with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
+        pipeline.make_dataset(IMAGES, batch_size=4, binarization="fixed", seed=-1)
+    with pytest.raises(ValueError, match="seed must be a non-negative int, got 'a'"):
+        pipeline.binarize(IMAGES, "fixed", seed="a")

@@ -87,3 +87,78 @@ def test_fit_many_steps_per_call_equals_one_step_per_call(jit_compile):
     for a, b in zip(one_model.trainable_variables, many_model.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert [r["train_accuracy"] for r in many.epochs] == [r["train_accuracy"] for r in one.epochs]
+
+
+def tiny_vae_data(x):
+    from vaelib.vae import VAE, VAEConfig
+    return VAE(VAEConfig(input_size=6, hidden_sizes=(4,), latent_size=2)), tf.data.Dataset.from_tensor_slices(x)
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 20])
+def test_the_compiled_path_refuses_bad_pixels_before_the_first_step(steps_per_call):
+    from vaelib.bounds import vae_loss
+    x = (np.random.default_rng(0).random((10, 6)) < 0.5).astype(np.float32)
+    config = FitConfig(epochs=1, progress=False, steps_per_call=steps_per_call)  # XLA, as by default
+    cases = [(x * 255, ValueError, r"x must lie in \[0, 1\].*from 0 to 255.*vaelib.binarize"),
+             (np.where(x > 0, np.nan, 0).astype(np.float32), ValueError, "first batch holds NaN"),
+             ((x, np.zeros(10, np.int32)), TypeError, r"labelled batch \(x, y\)")]
+    for data, error, message in cases:
+        model, ds = tiny_vae_data(data)
+        optimizer = tf.keras.optimizers.Adam(1e-2)
+        before = [v.numpy() for v in model.trainable_variables]
+        with pytest.raises(error, match=message):
+            fit(model, optimizer, vae_loss, ds.batch(5), config)
+        assert int(optimizer.iterations) == 0
+        for a, b in zip(before, model.trainable_variables):
+            np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_wrong_containers_and_empty_data_are_named():
+    model, optimizer = MLP([4, 2]), tf.keras.optimizers.SGD(0.1)
+    x, y = np.zeros((3, 4), np.float32), np.zeros(3, np.int32)
+    config = FitConfig(epochs=1, progress=False)
+    with pytest.raises(TypeError, match="data must be a tf.data.Dataset .* got ndarray.*make_dataset"):
+        fit(model, optimizer, classification_loss, x, config)
+    with pytest.raises(TypeError, match=r"data\(0\) returned list, not a tf.data.Dataset"):
+        fit(model, optimizer, classification_loss, lambda epoch: [x], config)
+    pairs = tf.data.Dataset.from_tensor_slices((x, y))
+    with pytest.raises(ValueError, match="data has no batches.*drop_remainder"):
+        fit(model, optimizer, classification_loss, pairs.batch(4, drop_remainder=True), config)
+    with pytest.raises(ValueError, match="data gave no batches in epoch 0"):  # cardinality unknown
+        fit(model, optimizer, classification_loss, pairs.filter(lambda a, b: False).batch(4), config)
+    with pytest.raises(ValueError, match=r"component 1 is a scalar.*not batched.*\.batch\(batch_size\)"):
+        fit(model, optimizer, classification_loss, pairs, config)
+    with pytest.raises(TypeError, match="optimizer must be a Keras optimizer.*got float"):
+        fit(model, 0.1, classification_loss, pairs.batch(2), config)
+    with pytest.raises(TypeError, match="callbacks must be a tuple of functions"):
+        fit(model, optimizer, classification_loss, pairs.batch(2), config, callbacks=lambda e, r: None)
+    with pytest.raises(TypeError, match="evaluate must return a dict of named floats.*got float"):
+        fit(model, optimizer, classification_loss, pairs.batch(2), config, evaluate=lambda m: 0.5)
+
+
+@pytest.mark.parametrize("learning_rate", [float("nan"), float("inf")])
+def test_a_non_finite_learning_rate_is_refused_before_any_step(learning_rate):
+    model = MLP([4, 2])
+    before = [v.numpy() for v in model.trainable_variables]
+    with pytest.raises(ValueError, match=f"learning_rate must be positive and finite, got {learning_rate}"):
+        fit(model, tf.keras.optimizers.SGD(learning_rate), classification_loss, dataset(),
+            FitConfig(epochs=1, progress=False))
+    for a, b in zip(before, model.trainable_variables):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_non_finite_weights_are_refused_before_training():
+    model = MLP([4, 2])
+    model.layers[0].w.assign(tf.fill([4, 2], np.nan))
+    with pytest.raises(ValueError, match="variable mlp/dense_0/w:0 of the model holds NaN.*before training"):
+        fit(model, tf.keras.optimizers.SGD(0.1), classification_loss, dataset(),
+            FitConfig(epochs=1, progress=False))
+
+
+def test_bad_flags():
+    with pytest.raises(ValueError, match="epochs must be a positive int, got True"):
+        FitConfig(epochs=True)
+    with pytest.raises(ValueError, match="max_to_keep must be a positive int, got 1.5"):
+        FitConfig(max_to_keep=1.5)
+    with pytest.raises(TypeError, match="jit_compile must be True or False, got 'yes'"):
+        FitConfig(jit_compile="yes")

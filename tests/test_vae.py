@@ -93,3 +93,27 @@ def test_log_qz_x_is_exact_at_tiny_variances():
     sd = np.exp(0.5 * q_logvar)
     expected = stats.norm.logpdf(eps * sd, 0.0, sd).sum(-1)  # float64, centred: no cancellation
     np.testing.assert_allclose(w["log_qz_x"].numpy(), expected, rtol=1e-6)
+
+
+def test_nan_pixels_and_labelled_batches_are_refused():
+    model = VAE(SMALL)
+    x = np.zeros((3, 12), np.float32)
+    x[1, 4] = np.nan
+    with pytest.raises(ValueError, match="x holds NaN or infinite pixels \\(first in example 1\\)"):
+        model.log_weights(x)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.reconstruct(np.full((1, 12), np.inf, np.float32))
+    with pytest.raises(TypeError, match=r"got a tuple of 2: a labelled batch \(x, y\).*lambda x, y: x"):
+        model.log_weights((np.zeros((3, 12), np.float32), np.zeros(3, np.int32)))
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="input_size must be a positive int, got True"):
+        VAEConfig(input_size=True)
+    with pytest.raises(ValueError, match="seed must be an int, got 1.5"):
+        VAEConfig(seed=1.5)
+    assert VAEConfig(hidden_sizes=[3, 2]).hidden_sizes == (3, 2)  # a list is kept as a tuple
+    with pytest.raises(ValueError, match="num must be a positive int, got 0"):
+        VAE(SMALL).sample(0)
+    with pytest.raises(ValueError, match=r"expected inputs \[batch, 3\] \(a batch axis first\), got shape \(3,\)"):
+        VAE(SMALL).decoder(tf.zeros([3]))

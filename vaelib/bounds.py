@@ -19,9 +19,13 @@ from vaelib.vae import VAE, reparameterize
 __all__ = ["elbo", "iwae_bound", "vae_loss", "evaluate_bounds"]
 
 
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 def _check_num_samples(num_samples) -> None:
-    if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    _check_positive_int("num_samples", num_samples)
 
 
 def elbo(model: VAE, x: tf.Tensor, num_samples: int = 1, *, analytic_kl: bool = True,
@@ -62,8 +66,12 @@ def iwae_bound(model: VAE, x: tf.Tensor, num_samples: int, *, chunk_size: int = 
 
     Returns:
       ``[batch]``, nats.
+
+    Raises:
+      ValueError: ``num_samples`` or ``chunk_size`` is not a positive int.
     """
     _check_num_samples(num_samples)
+    _check_positive_int("chunk_size", chunk_size)
     chunks = []
     for i, start in enumerate(range(0, num_samples, chunk_size)):
         k = min(chunk_size, num_samples - start)
@@ -78,13 +86,20 @@ def vae_loss(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
 
     One reparameterized sample per example and the analytic KL, computed on
     rank-2 tensors only (no sample axis, no unused log-densities): this is the
-    hot path of every training step.
+    hot path of every training step. It checks nothing that costs time there:
+    :func:`vaelib.fit` calls ``vae_loss.check_batch`` on the first batch first.
 
     Returns:
       ``loss`` and, for the history, the batch means of ``elbo``, ``log_px_z``
       (reconstruction) and ``kl``.
+
+    Raises:
+      TypeError, ValueError: as :meth:`vaelib.VAE.check_input`; called eagerly,
+        also an empty batch (its mean ELBO would be NaN).
     """
     x = model.check_input(x)
+    if tf.executing_eagerly():
+        _check_not_empty(x)
     q_mu, q_logvar = model.encoder(x)  # [batch, latent] each
     z = reparameterize(q_mu, q_logvar, model.noise.normal(tf.shape(q_mu)))
     log_px_z = bernoulli_log_prob(x, model.decoder(z))  # [batch]
@@ -92,6 +107,20 @@ def vae_loss(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
     bound = log_px_z - kl
     return {"loss": -tf.reduce_mean(bound), "elbo": tf.reduce_mean(bound),
             "log_px_z": tf.reduce_mean(log_px_z), "kl": tf.reduce_mean(kl)}
+
+
+def _check_not_empty(x: tf.Tensor) -> None:
+    if x.shape[0] == 0:
+        raise ValueError("vae_loss got an empty batch (0 examples), whose mean ELBO is undefined; "
+                         "check how the dataset is batched")
+
+
+def _check_vae_batch(model: VAE, x) -> None:
+    """What :func:`vaelib.fit` checks on the first batch, eagerly, before compiling the step."""
+    _check_not_empty(model.check_input(x))
+
+
+vae_loss.check_batch = _check_vae_batch
 
 
 def evaluate_bounds(model: VAE, x: np.ndarray, num_samples: tuple[int, ...] = (1,), *,
@@ -107,10 +136,25 @@ def evaluate_bounds(model: VAE, x: np.ndarray, num_samples: tuple[int, ...] = (1
 
     Returns:
       ``{"elbo": ..., "iwae_1": ..., "iwae_5000": ...}``, nats per example.
+
+    Raises:
+      TypeError: ``x`` is not an array (a ``tf.data.Dataset``, say), or
+        ``num_samples`` is not a tuple.
+      ValueError: ``x`` has no examples, or an argument is not a positive int.
     """
+    if isinstance(x, tf.data.Dataset) or not hasattr(x, "__len__"):
+        raise TypeError(f"x must be an array [N, input_size] of binary pixels, got "
+                        f"{type(x).__name__}; evaluate a fixed set, e.g. vaelib.binarize(images, 'fixed')")
+    if not isinstance(num_samples, (tuple, list)):
+        raise TypeError(f"num_samples must be a tuple of ints, e.g. (1, 5000), got {num_samples!r}")
+    for k in num_samples:
+        _check_num_samples(k)
+    _check_positive_int("batch_size", batch_size)
+    if len(x) == 0:
+        raise ValueError("x has no examples: the mean bound of an empty set is undefined")
     totals = {"elbo": 0.0, **{f"iwae_{k}": 0.0 for k in num_samples}}
     for b, start in enumerate(range(0, len(x), batch_size)):
-        xb = tf.constant(x[start:start + batch_size], tf.float32)
+        xb = np.asarray(x[start:start + batch_size])  # checked by elbo: dtype, shape, values
         totals["elbo"] += float(tf.reduce_sum(elbo(model, xb, seed=tf.constant([seed, b]))))
         for k in num_samples:
             totals[f"iwae_{k}"] += float(tf.reduce_sum(iwae_bound(model, xb, k, seed=seed * 7919 + b)))

@@ -93,11 +93,16 @@ def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, 
 
 
 def _write_json(path: pathlib.Path, content: dict) -> None:
-    """Writes ``content`` to ``path`` atomically: a temporary file, fsync, rename."""
+    """Writes ``content`` to ``path`` as JSON, atomically."""
+    _write_text(path, json.dumps(content, indent=1))
+
+
+def _write_text(path: pathlib.Path, text: str) -> None:
+    """Writes ``text`` to ``path`` atomically: a temporary file, fsync, rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(content, f, indent=1)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -284,8 +289,10 @@ class CheckpointFolder:
             "format": FORMAT, "number": number, "epoch": int(epoch), "fingerprint": self.fingerprint,
             "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)} for p in files}})
         kept = self._rotate()
-        tf.compat.v1.train.update_checkpoint_state(  # for other tools; vaelib never reads it
-            str(self.folder), prefix.name, all_model_checkpoint_paths=[f"ckpt-{n}" for n in kept])
+        # TensorFlow's index file, for tf.train.latest_checkpoint and other tools; never read here
+        _write_text(self.folder / "checkpoint", "".join(
+            [f'model_checkpoint_path: "{prefix.name}"\n']
+            + [f'all_model_checkpoint_paths: "ckpt-{n}"\n' for n in kept]))
         return prefix
 
     def _rotate(self) -> list[int]:

@@ -18,6 +18,12 @@ __all__ = ["bernoulli_log_prob", "normal_log_prob", "normal_log_prob_from_eps", 
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+def _floats(*values) -> list[tf.Tensor]:
+    """Tensors of the arguments; integers (``[0, 1]``, say) become float32, floats keep their dtype."""
+    tensors = [tf.convert_to_tensor(v) for v in values]
+    return [t if t.dtype.is_floating else tf.cast(t, tf.float32) for t in tensors]
+
+
 def bernoulli_log_prob(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """``log p(x)`` for independent Bernoulli variables with the given logits.
 
@@ -51,6 +57,7 @@ def normal_log_prob(z: tf.Tensor, mu: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor
     Returns:
       ``[...]`` in nats.
     """
+    z, mu, logvar = _floats(z, mu, logvar)
     return -0.5 * tf.reduce_sum(LOG_2PI + logvar + tf.square(z - mu) * tf.exp(-logvar), axis=-1)
 
 
@@ -73,11 +80,13 @@ def normal_log_prob_from_eps(eps: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
     Returns:
       ``[...]`` in nats.
     """
+    eps, logvar = _floats(eps, logvar)
     return -0.5 * tf.reduce_sum(LOG_2PI + logvar + tf.square(eps), axis=-1)
 
 
 def std_normal_log_prob(z: tf.Tensor) -> tf.Tensor:
     """``log N(z; 0, I)``, summed over the last axis: the prior ``log p(z)``."""
+    (z,) = _floats(z)
     return -0.5 * tf.reduce_sum(LOG_2PI + tf.square(z), axis=-1)
 
 
@@ -97,6 +106,7 @@ def kl_normal_std(q_mu: tf.Tensor, q_logvar: tf.Tensor) -> tf.Tensor:
     Returns:
       ``[...]`` in nats.
     """
+    q_mu, q_logvar = _floats(q_mu, q_logvar)
     return 0.5 * tf.reduce_sum(_expm1_minus_x(q_logvar) + tf.square(q_mu), axis=-1)
 
 
@@ -112,7 +122,6 @@ def _expm1_minus_x(v: tf.Tensor) -> tf.Tensor:
     series to ``v^9`` (truncation below 1e-8 relative). The series sees 0 where
     it is not used, so neither branch can put a NaN into the gradient.
     """
-    v = tf.convert_to_tensor(v)
     small = tf.abs(v) < 0.5
     s = tf.where(small, v, tf.zeros_like(v))
     series = tf.zeros_like(s)

@@ -107,7 +107,13 @@ def fetch(filename: str, sha256: str, folder: str | os.PathLike, mirrors: tuple[
 
     Raises:
       DownloadError: every mirror failed; the message gives each reason.
+      TypeError, ValueError: ``mirrors`` is not a tuple of base URLs ending in
+        ``/``, or ``timeout`` is not positive.
     """
+    if isinstance(mirrors, str) or not all(isinstance(m, str) and m.endswith("/") for m in mirrors):
+        raise TypeError(f"mirrors must be a tuple of base URLs, each ending in '/', got {mirrors!r}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     folder = pathlib.Path(folder)
     _writable_dir(folder)
     target = folder / filename

@@ -25,9 +25,22 @@ __all__ = ["score_function_gradient", "reparameterization_gradient"]
 Fn = Callable[[tf.Tensor], tf.Tensor]
 
 
+def _params(mu, logvar) -> tuple[tf.Tensor, tf.Tensor]:
+    """``mu`` and ``logvar`` as float tensors of one shape (integers become float32)."""
+    mu, logvar = tf.convert_to_tensor(mu), tf.convert_to_tensor(logvar)
+    mu = mu if mu.dtype.is_floating else tf.cast(mu, tf.float32)
+    logvar = logvar if logvar.dtype.is_floating else tf.cast(logvar, mu.dtype)
+    if mu.shape != logvar.shape or mu.dtype != logvar.dtype:
+        raise ValueError(f"mu and logvar must have one shape and dtype, got {mu.shape} {mu.dtype.name} "
+                         f"and {logvar.shape} {logvar.dtype.name}")
+    return mu, logvar
+
+
 def _noise(mu: tf.Tensor, num_samples: int, seed) -> tf.Tensor:
-    if not isinstance(num_samples, int) or num_samples <= 0:
+    if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    if tf.convert_to_tensor(seed).shape != (2,):
+        raise ValueError(f"seed must be two ints, e.g. [0, 1], got {seed!r}")
     shape = tf.concat([[num_samples], tf.shape(mu)], axis=0)
     return tf.random.stateless_normal(shape, seed=seed, dtype=mu.dtype)
 
@@ -47,7 +60,7 @@ def score_function_gradient(f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples
     Returns:
       Gradient estimates shaped like ``mu`` and ``logvar``.
     """
-    mu, logvar = tf.convert_to_tensor(mu), tf.convert_to_tensor(logvar)
+    mu, logvar = _params(mu, logvar)
     z = tf.stop_gradient(mu + tf.exp(0.5 * logvar) * _noise(mu, num_samples, seed))
     values = tf.stop_gradient(f(z))
     if baseline:
@@ -70,7 +83,7 @@ def reparameterization_gradient(f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_sam
     Returns:
       Gradient estimates shaped like ``mu`` and ``logvar``.
     """
-    mu, logvar = tf.convert_to_tensor(mu), tf.convert_to_tensor(logvar)
+    mu, logvar = _params(mu, logvar)
     eps = _noise(mu, num_samples, seed)
     with tf.GradientTape() as tape:
         tape.watch([mu, logvar])

@@ -8,6 +8,7 @@ and Fashion-MNIST use type ``0x08`` (uint8): images ``[N, 28, 28]``, labels ``[N
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pathlib
 import zlib
@@ -39,11 +40,13 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     if raw[2] != 0x08:
         raise IDXError(f"{name}: IDX type code {raw[2]:#04x} is not uint8 (0x08)")
     ndim = raw[3]
+    if ndim == 0:
+        raise IDXError(f"{name}: IDX header gives no dimensions")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise IDXError(f"{name}: header truncated")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape)) + header
+    expected = math.prod(shape) + header  # Python ints: a crafted header cannot overflow to a match
     if len(raw) != expected:
         raise IDXError(f"{name}: {len(raw)} bytes, header {shape} needs {expected}: "
                        "the file is truncated or corrupt; delete it and download it again")

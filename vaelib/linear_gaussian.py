@@ -51,10 +51,14 @@ class LinearGaussian:
     noise_var: float
 
     def __post_init__(self):
+        object.__setattr__(self, "w", np.asarray(self.w, dtype=np.float64))  # lists are fine
+        object.__setattr__(self, "b", np.asarray(self.b, dtype=np.float64))
         if self.w.ndim != 2 or self.b.shape != (self.w.shape[0],):
             raise ValueError(f"w must be [d, k] and b [d]; got {self.w.shape} and {self.b.shape}")
-        if self.noise_var <= 0:
-            raise ValueError(f"noise_var must be positive, got {self.noise_var}")
+        if not (np.isfinite(self.w).all() and np.isfinite(self.b).all()):
+            raise ValueError("w and b must be finite (no NaN or infinity)")
+        if not (np.isfinite(self.noise_var) and self.noise_var > 0):
+            raise ValueError(f"noise_var must be positive and finite, got {self.noise_var}")
 
     @classmethod
     def random(cls, d: int, k: int, noise_var: float = 0.5, seed: int = 0) -> "LinearGaussian":
@@ -67,8 +71,15 @@ class LinearGaussian:
         z = rng.normal(size=(n, self.w.shape[1]))
         return z @ self.w.T + self.b + np.sqrt(self.noise_var) * rng.normal(size=(n, len(self.b)))
 
+    def _check_x(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.b):
+            raise ValueError(f"x must have shape [n, {len(self.b)}], got {x.shape}")
+        return x
+
     def log_px(self, x: np.ndarray) -> np.ndarray:
         """Exact ``log p(x) = log N(x; b, W W^T + s2 I)``, ``[n]``."""
+        x = self._check_x(x)
         d = len(self.b)
         cov = self.w @ self.w.T + self.noise_var * np.eye(d)
         _, logdet = np.linalg.slogdet(cov)
@@ -77,6 +88,7 @@ class LinearGaussian:
 
     def posterior(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact ``p(z|x) = N(mean, cov)``: ``mean`` ``[n, k]``, ``cov`` ``[k, k]``."""
+        x = self._check_x(x)
         k = self.w.shape[1]
         cov = np.linalg.inv(np.eye(k) + self.w.T @ self.w / self.noise_var)
         mean = (x - self.b) @ self.w @ cov / self.noise_var  # cov is symmetric

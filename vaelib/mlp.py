@@ -38,8 +38,10 @@ class Dense(tf.Module):
                  *, seed: int = 0, name: str | None = None):
         super().__init__(name=name)
         for arg, value in (("input_size", input_size), ("output_size", output_size)):
-            if not isinstance(value, int) or value <= 0:
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{arg} must be a positive int, got {value!r}")
+        if activation is not None and not callable(activation):
+            raise TypeError(f"activation must be a function such as tf.nn.relu, or None, got {activation!r}")
         self.input_size, self.output_size, self.activation = input_size, output_size, activation
         with self.name_scope:
             self.w = tf.Variable(_glorot_uniform((input_size, output_size), (seed, 0)), name="w")
@@ -49,6 +51,9 @@ class Dense(tf.Module):
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         """Maps ``[..., input_size]`` to ``[..., output_size]``."""
         x = tf.convert_to_tensor(x, tf.float32)
+        if x.shape.rank is not None and x.shape.rank < 2:
+            raise ValueError(f"{self.name}: expected inputs [batch, {self.input_size}] (a batch axis "
+                             f"first), got shape {x.shape}")
         if x.shape.rank is not None and x.shape[-1] is not None and x.shape[-1] != self.input_size:
             raise ValueError(f"{self.name}: expected inputs of size {self.input_size} on the last "
                              f"axis, got shape {x.shape}")
@@ -73,6 +78,8 @@ class MLP(tf.Module):
                  output_activation: Activation | None = None, *, seed: int = 0,
                  name: str | None = None):
         super().__init__(name=name)
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+            raise TypeError(f"sizes must be a list [input_size, hidden_1, ..., output_size], got {sizes!r}")
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes needs an input and an output size, got {sizes}")

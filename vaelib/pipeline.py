@@ -36,7 +36,14 @@ def _check_images(images: np.ndarray) -> np.ndarray:
         raise TypeError(f"images must be uint8 (0..255), got dtype {images.dtype}")
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"images must have shape [N, 28, 28], got {images.shape}")
+    if len(images) == 0:
+        raise ValueError("images is empty (0 images): there is nothing to binarize or batch")
     return images
+
+
+def _check_seed(seed) -> None:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
 
 
 def _check_binarization(binarization: str, allowed: tuple[str, ...] = BINARIZATIONS) -> None:
@@ -62,6 +69,7 @@ def binarize(images: np.ndarray, binarization: str, seed: int = 0) -> np.ndarray
       ``[N, 784]`` float32 with values in {0, 1} (or [0, 1] for ``"none"``).
     """
     images = _check_images(images)
+    _check_seed(seed)
     if binarization == "dynamic":
         raise ValueError("binarize() draws once, so binarization 'dynamic' (a new draw at every use) "
                          "cannot be done here: use 'fixed' for one seeded draw, or make_dataset(..., "
@@ -105,12 +113,18 @@ def make_dataset(images: np.ndarray,
     """
     images = _check_images(images)
     _check_binarization(binarization)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+    _check_seed(seed)
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(images),):
             raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+        if labels.min() < 0 or labels.max() > np.iinfo(np.int32).max:
+            raise ValueError(f"labels must be class indices >= 0, got values from {labels.min()} "
+                             f"to {labels.max()}")
     n = len(images)
     flat = images.reshape(n, 784)
     if binarization == "fixed":  # one draw, kept: 0 or 255, so the conversion below gives 0 or 1

@@ -56,12 +56,13 @@ class FitConfig:
     max_to_keep: int = 2
 
     def __post_init__(self):
-        if not isinstance(self.epochs, int) or self.epochs <= 0:
-            raise ValueError(f"epochs must be a positive int, got {self.epochs!r}")
-        if not isinstance(self.steps_per_call, int) or self.steps_per_call <= 0:
-            raise ValueError(f"steps_per_call must be a positive int, got {self.steps_per_call!r}")
-        if not isinstance(self.max_to_keep, int) or self.max_to_keep <= 0:
-            raise ValueError(f"max_to_keep must be positive, got {self.max_to_keep!r}")
+        for field in ("epochs", "steps_per_call", "max_to_keep"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{field} must be a positive int, got {value!r}")
+        for field in ("jit_compile", "progress"):
+            if not isinstance(getattr(self, field), bool):
+                raise TypeError(f"{field} must be True or False, got {getattr(self, field)!r}")
 
 
 @dataclasses.dataclass
@@ -141,6 +142,13 @@ def _check_first_batch(batches, model: tf.Module, loss_fn: LossFn, strategy) -> 
     yield from iterator
 
 
+def _evaluated(result) -> dict[str, float]:
+    if not isinstance(result, Mapping):
+        raise TypeError(f"evaluate must return a dict of named floats, e.g. {{'test_elbo': -95.1}}, "
+                        f"got {type(result).__name__}")
+    return {k: float(v) for k, v in result.items()}
+
+
 def _check_variables(model: tf.Module, where: str) -> None:
     for variable in model.trainable_variables:
         if not bool(tf.reduce_all(tf.math.is_finite(variable))):
@@ -199,6 +207,10 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
                         f"got {type(optimizer).__name__}")
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a function (model, batch) -> dict, got {type(loss_fn).__name__}")
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError(f"evaluate must be a function model -> dict of floats, got {type(evaluate).__name__}")
+    if callable(callbacks) or not all(map(callable, callbacks)):
+        raise TypeError(f"callbacks must be a tuple of functions (epoch, row) -> None, got {callbacks!r}")
     make_data = _epochs_of(data)
     first = make_data(0)
     _check_element_spec(first.element_spec)
@@ -277,7 +289,7 @@ def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, 
                 raise ValueError(f"data gave no batches in epoch {epoch}: the dataset is empty, or "
                                  "drop_remainder=True dropped its only batch")
             row = {"epoch": epoch + 1, **{f"train_{k}": v / count for k, v in sums.items()}}
-            evaluated = {k: float(v) for k, v in evaluate(model).items()} if evaluate else {}
+            evaluated = _evaluated(evaluate(model)) if evaluate else {}
             row.update(evaluated)
             row["seconds"] = time.perf_counter() - started
             history.epochs.append(row)

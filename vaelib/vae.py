@@ -22,13 +22,16 @@ ways, stated once here and in chapter 6:
   biases 0.1 (and the ``q_mu``/``q_logvar`` layers from a truncated N(0, 0.1^2));
   here every layer has Glorot-uniform weights and zero biases.
 
-The notes' exact model is built in chapter 8 and ``benchmarks/train_step.py``.
+Chapter 8 builds the notes' layers and sigmoid units (with this module's
+initialization and logits); ``benchmarks/train_step.py`` runs the notes' exact
+TF1 graph through ``tf.compat.v1``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from vaelib.distributions import bernoulli_log_prob, normal_log_prob_from_eps, std_normal_log_prob
@@ -63,15 +66,26 @@ class VAEConfig:
     seed: int = 0
 
     def __post_init__(self):
+        def size(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+        for field in ("hidden_sizes", "decoder_hidden_sizes"):  # a list is fine, kept as a tuple
+            if isinstance(getattr(self, field), list):
+                object.__setattr__(self, field, tuple(getattr(self, field)))
         for field in ("input_size", "latent_size"):
             value = getattr(self, field)
-            if not isinstance(value, int) or value <= 0:
+            if not size(value):
                 raise ValueError(f"{field} must be a positive int, got {value!r}")
-        if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be positive ints, got {self.hidden_sizes!r}")
+        if (not isinstance(self.hidden_sizes, tuple) or not self.hidden_sizes
+                or not all(map(size, self.hidden_sizes))):
+            raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
         decoder = self.decoder_hidden_sizes
-        if decoder is not None and (not decoder or any(not isinstance(h, int) or h <= 0 for h in decoder)):
-            raise ValueError(f"decoder_hidden_sizes must be positive ints or None, got {decoder!r}")
+        if decoder is not None and (not isinstance(decoder, tuple) or not decoder
+                                    or not all(map(size, decoder))):
+            raise ValueError(f"decoder_hidden_sizes must be a tuple of positive ints or None, "
+                             f"got {decoder!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
@@ -158,12 +172,19 @@ class VAE(tf.Module):
 
     def check_input(self, x) -> tf.Tensor:
         """Converts ``x`` to float32 and checks it: shape ``[batch, input_size]``, a float
-        dtype and, when running eagerly, values in [0, 1] (the Bernoulli likelihood's support).
+        dtype and, when running eagerly, finite values in [0, 1] (the Bernoulli
+        likelihood's support). In a compiled step only the structure, dtype and shape
+        are checked; :func:`vaelib.fit` checks the values of the first batch before.
 
         Raises:
-          TypeError: integer pixels (0..255), which must be binarized first.
-          ValueError: wrong rank or width, or values outside [0, 1].
+          TypeError: a tuple such as a labelled batch ``(x, y)``; integer pixels
+            (0..255), which must be binarized first.
+          ValueError: wrong rank or width, NaN or infinite values, or values outside [0, 1].
         """
+        if isinstance(x, (tuple, dict)):
+            raise TypeError(f"x must be one tensor of pixels, got a {type(x).__name__} of {len(x)}: "
+                            "a labelled batch (x, y) needs its labels dropped first, e.g. "
+                            "dataset.map(lambda x, y: x), or vaelib.make_dataset without labels")
         dtype = getattr(x, "dtype", None)
         if dtype is not None and not tf.as_dtype(dtype).is_floating:
             raise TypeError(f"x must hold float pixels in [0, 1], got dtype {tf.as_dtype(dtype).name}; "
@@ -172,6 +193,10 @@ class VAE(tf.Module):
         if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != self.config.input_size):
             raise ValueError(f"x must have shape [batch, {self.config.input_size}], got {x.shape}")
         if tf.executing_eagerly() and tf.size(x) > 0:
+            if not bool(tf.reduce_all(tf.math.is_finite(x))):
+                bad = int(tf.where(~tf.reduce_all(tf.math.is_finite(x), axis=1))[0, 0])
+                raise ValueError(f"x holds NaN or infinite pixels (first in example {bad}); "
+                                 "clean or re-binarize the images")
             low, high = float(tf.reduce_min(x)), float(tf.reduce_max(x))
             if low < 0.0 or high > 1.0:
                 raise ValueError(f"x must lie in [0, 1] (pixels of a Bernoulli likelihood), got values "
@@ -209,6 +234,8 @@ class VAE(tf.Module):
 
     def sample(self, num: int, seed: int = 0) -> tf.Tensor:
         """Pixel probabilities of ``num`` images decoded from prior samples, ``[num, input_size]``."""
+        if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
+            raise ValueError(f"num must be a positive int, got {num!r}")
         z = tf.random.stateless_normal([num, self.config.latent_size], seed=[seed, 0])
         return tf.sigmoid(self.decoder(z))
 
