@@ -36,6 +36,7 @@ from vaelib.estimators import reparameterization_gradient, score_function_gradie
 from vaelib.graphs import draw_graph
 from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
 from vaelib.mlp import MLP, Dense
+from vaelib.objectives import active_units, importance_weighted_bound, iwae_loss
 from vaelib.pipeline import binarize, make_dataset
 from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
 from vaelib.report import ProtocolCard, describe_architecture, glue, mean_std
@@ -58,6 +59,8 @@ __all__ = [
     "LinearGaussian", "kl_gaussians", "reparameterization_gradient", "score_function_gradient",
     "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "iwae_bound",
     "evaluate_bounds", "vae_loss",
+    # the importance-weighted objective and its gradient estimators (chapter 9)
+    "iwae_loss", "importance_weighted_bound", "active_units",
     # numbers into prose: glue, protocol cards, published results
     "glue", "mean_std", "describe_architecture", "ProtocolCard", "published",
     # figures and speed
