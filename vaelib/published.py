@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Protocol", "PublishedResult", "PUBLISHED", "published", "published_table"]
+__all__ = ["Protocol", "PublishedResult", "PUBLISHED", "published", "published_table", "TABLE_COLUMNS"]
+
+# The columns of published_table(), in order; ProtocolCard.as_row gives a run of the book the same.
+TABLE_COLUMNS = ("source", "value", "quantity", "data", "binarization", "architecture", "objective",
+                 "training", "estimate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +34,9 @@ class Protocol:
       objective: what was maximized in training (ELBO, or L_k with its k).
       training: optimizer, batch size, passes over the data.
       estimate: how the reported number was computed (e.g. ``-L_5000``, or a bound).
+      num_train: training images, where the paper states them (for computing, e.g.,
+        how many times more data a paper used than a run of the book); ``None`` if not.
+      passes: passes over the training data, where the paper states them; ``None`` if not.
     """
 
     data: str
@@ -38,6 +45,8 @@ class Protocol:
     objective: str
     training: str
     estimate: str
+    num_train: int | None = None
+    passes: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +80,9 @@ class PublishedResult:
             raise ValueError(f"published value for {self.key!r} must be a number, got {self.value!r}")
 
 
-_BURDA_DATA = "MNIST, 60,000 train / 10,000 test"
-_BURDA_TRAINING = "Adam, batch 20, 3,280 passes with a decaying learning rate"
+_BURDA_NUM_TRAIN, _BURDA_PASSES = 60_000, 3_280  # 3,280 = 3^0 + ... + 3^7 passes, one per learning rate
+_BURDA_DATA = f"MNIST, {_BURDA_NUM_TRAIN:,} train / 10,000 test"
+_BURDA_TRAINING = f"Adam, batch 20, {_BURDA_PASSES:,} passes with a decaying learning rate"
 _BURDA_ESTIMATE = "-L_5000 on the test set (importance sampling, k = 5000)"
 
 
@@ -88,7 +98,8 @@ def _burda(key: str, value: float, model: str, layers: str, k_train: int) -> Pub
             data=_BURDA_DATA, binarization="dynamic (train and test)",
             architecture=("784-200-200-50, tanh" if layers == "1 stochastic layer"
                           else "two stochastic layers (100 and 50 units), tanh; see the paper"),
-            objective=objective, training=_BURDA_TRAINING, estimate=_BURDA_ESTIMATE))
+            objective=objective, training=_BURDA_TRAINING, estimate=_BURDA_ESTIMATE,
+            num_train=_BURDA_NUM_TRAIN, passes=_BURDA_PASSES))
 
 
 PUBLISHED: dict[str, PublishedResult] = {r.key: r for r in [
@@ -131,12 +142,15 @@ def published_table(keys: list[str] | tuple[str, ...]) -> list[dict[str, str]]:
       keys: keys of :data:`PUBLISHED`.
 
     Returns:
-      One dict per key: ``source``, ``table``, ``value``, ``quantity`` and the
-      :class:`Protocol` fields, all as strings (``pandas.DataFrame(rows)`` shows them).
+      One dict per key with the :data:`TABLE_COLUMNS`: ``source`` (with the table),
+      ``value``, ``quantity`` and the text fields of the :class:`Protocol`, all as
+      strings (``pandas.DataFrame(rows)`` shows them). A run of the book gives a row
+      with the same columns through :meth:`vaelib.ProtocolCard.as_row`.
     """
     rows = []
     for key in keys:
         r = published(key)
+        protocol = dataclasses.asdict(r.protocol)
         rows.append({"source": f"{r.source}, {r.table}", "value": f"{r.value:.2f} {r.unit}",
-                     "quantity": r.quantity, **dataclasses.asdict(r.protocol)})
+                     "quantity": r.quantity, **{c: protocol[c] for c in TABLE_COLUMNS[3:]}})
     return rows
