@@ -81,27 +81,40 @@ def importance_weighted_bound(log_joint: LogJoint, q_mu: tf.Tensor, q_logvar: tf
                          f"for q_mu {q_mu.shape}")
     log_k = math.log(eps.shape[0]) if eps.shape[0] is not None else tf.math.log(
         tf.cast(tf.shape(eps)[0], eps.dtype))
-    z = q_mu + tf.exp(0.5 * q_logvar) * eps  # [k, batch, latent]: the path from phi to z_i
+    def bound_of(log_w):  # logsumexp_i(log w_i) - log k, [batch]
+        with tf.name_scope("logsumexp"):
+            return tf.reduce_logsumexp(log_w, axis=0) - log_k
+
+    with tf.name_scope("z"):
+        z = q_mu + tf.exp(0.5 * q_logvar) * eps  # [k, batch, latent]: the path from phi to z_i
     if estimator == "standard":
-        # log q(z_i|x) from eps: its gradient in q_logvar is the score term.
-        log_w = log_joint(z) - normal_log_prob_from_eps(eps, q_logvar)
-        return tf.reduce_logsumexp(log_w, axis=0) - log_k
+        with tf.name_scope("log_q"):  # from eps: its gradient in q_logvar is the score term
+            log_q = normal_log_prob_from_eps(eps, q_logvar)
+        return bound_of(log_joint(z) - log_q)
     # log q(z_i|x) with its parameters stopped: z_i keeps its path, the score term is gone.
     stopped = (tf.stop_gradient(q_mu), tf.stop_gradient(q_logvar))
+
+    def log_q_stopped(z):
+        with tf.name_scope("log_q"):
+            return normal_log_prob(z, *stopped)
+
     if estimator == "stl":
-        log_w = log_joint(z) - normal_log_prob(z, *stopped)
-        return tf.reduce_logsumexp(log_w, axis=0) - log_k
+        return bound_of(log_joint(z) - log_q_stopped(z))
     # DReG. First the normalized weights, with no gradient at all.
     z_value = tf.stop_gradient(z)
-    log_w_value = tf.stop_gradient(log_joint(z_value) - normal_log_prob(z_value, *stopped))
-    w_tilde = tf.nn.softmax(log_w_value, axis=0)  # [k, batch]
-    # z~_i equals z_i, but the gradient reaching it is multiplied by w~_i once more.
-    z_scaled = z_value + w_tilde[..., None] * (z - z_value)
-    log_w = log_joint(z_scaled) - normal_log_prob(z_scaled, *stopped)
+    with tf.name_scope("log_w"):
+        log_w_value = log_joint(z_value) - log_q_stopped(z_value)
+    log_w_value = tf.stop_gradient(log_w_value)
+    with tf.name_scope("w_tilde"):
+        w_tilde = tf.nn.softmax(log_w_value, axis=0)  # [k, batch]
+    with tf.name_scope("z_scaled"):  # equals z_i; the gradient reaching it is multiplied by w~_i
+        z_scaled = z_value + w_tilde[..., None] * (z - z_value)
+    log_w = log_joint(z_scaled) - log_q_stopped(z_scaled)
     # d/d theta: sum_i w~_i d log w_i; d/d phi: sum_i w~_i^2 (d log w_i / d z_i) (d z_i / d phi).
-    surrogate = tf.reduce_sum(w_tilde * log_w, axis=0)  # [batch]
-    bound = tf.reduce_logsumexp(log_w_value, axis=0) - log_k
-    return bound + (surrogate - tf.stop_gradient(surrogate))  # the value of the bound, DReG's gradient
+    with tf.name_scope("surrogate"):
+        surrogate = tf.reduce_sum(w_tilde * log_w, axis=0)  # [batch]
+    # the value of the bound, DReG's gradient
+    return bound_of(log_w_value) + (surrogate - tf.stop_gradient(surrogate))
 
 
 def iwae_loss(num_samples: int, estimator: str = "standard") -> LossFn:
