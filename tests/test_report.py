@@ -92,6 +92,8 @@ def test_protocol_card_rows_and_validation():
     assert rows["images"] == "4,000 train, 1,000 test"
     assert rows["seeds"] == "0, 1, 2"
     assert rows["wall time"].startswith("train 30 s, 31 s, 30 s; evaluate 50 s, 51 s, 49 s")
+    short = dict(_card(eval_seconds=(0.14, 2.0, 9.96)).rows())["wall time"]
+    assert "evaluate 0.14 s, 2 s, 10 s" in short
     assert "binarization: train: dynamic; test: fixed (seed 1)" in str(card)
     with pytest.raises(ValueError, match="one entry per seed"):
         _card(train_seconds=(30.0,))

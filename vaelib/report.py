@@ -160,7 +160,8 @@ class ProtocolCard:
 
     def rows(self) -> list[tuple[str, str]]:
         """``(field, value)`` pairs, in reading order."""
-        per_seed = lambda seconds: ", ".join(f"{s:.0f} s" for s in seconds)
+        # whole seconds, but never "0 s" for a short evaluation
+        per_seed = lambda seconds: ", ".join(f"{s:.0f} s" if s >= 10 else f"{s:.2g} s" for s in seconds)
         return [
             ("data", self.data),
             ("images", f"{self.num_train:,} train, {self.num_test:,} test"),
