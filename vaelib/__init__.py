@@ -42,7 +42,7 @@ from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
 from vaelib.report import ProtocolCard, describe_architecture, glue, mean_std
 from vaelib.seed import set_seed
 from vaelib.step import make_train_loop, make_train_step, stack_batches
-from vaelib.train import FitConfig, History, NonFiniteLossError, fit
+from vaelib.train import FitConfig, History, NonFiniteLossError, WorkerLostError, fit
 from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
 
 __all__ = [
@@ -51,7 +51,8 @@ __all__ = [
     "make_dataset",
     # graphs, modules, training (chapters 1-3)
     "draw_graph", "Dense", "MLP", "classification_loss", "evaluate_classifier", "set_seed",
-    "FitConfig", "History", "NonFiniteLossError", "fit", "make_train_loop", "make_train_step",
+    "FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit", "make_train_loop",
+    "make_train_step",
     "stack_batches", "CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
     # densities, bounds, estimators, the VAE (chapters 4-7)
     "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "normal_log_prob_from_eps",

@@ -287,6 +287,7 @@ class CheckpointFolder:
                        if p.name == f"{prefix.name}.index" or p.name.startswith(f"{prefix.name}.data-"))
         _write_json(self.folder / f"ckpt-{number}.json", {
             "format": FORMAT, "number": number, "epoch": int(epoch), "fingerprint": self.fingerprint,
+            "writer": f"pid {os.getpid()} on {socket.gethostname()}",
             "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)} for p in files}})
         kept = self._rotate()
         # TensorFlow's index file, for tf.train.latest_checkpoint and other tools; never read here

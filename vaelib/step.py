@@ -9,6 +9,7 @@ batches (``stack_batches``) through that step inside one compiled program.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Callable, Mapping
 
@@ -71,7 +72,8 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
     if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"the optimizer's learning_rate must be positive and finite, got {learning_rate:g}")
     if not optimizer.built:  # creating its slots inside the step would force a second trace
-        optimizer.build(variables)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            optimizer.build(variables)  # a strategy's slots (Adam's moments) are made in its scope
 
     replicas = 1 if strategy is None else strategy.num_replicas_in_sync
 

@@ -21,13 +21,22 @@ from vaelib.checkpoint import CheckpointFolder, fingerprint
 from vaelib.progress import Progress
 from vaelib.step import LossFn, make_train_loop, make_train_step, stack_batches
 
-__all__ = ["FitConfig", "History", "NonFiniteLossError", "fit"]
+__all__ = ["FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit"]
 
 Data = Union[tf.data.Dataset, Callable[[int], tf.data.Dataset]]
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss (or another metric) became NaN or infinite."""
+
+
+class WorkerLostError(RuntimeError):
+    """Another worker of a multi-worker strategy stopped or became unreachable mid-training."""
+
+
+# What a collective raises when a peer is gone (connection reset, aborted, timed out).
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError,
+                tf.errors.CancelledError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +201,8 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     Raises:
       NonFiniteLossError: a metric became NaN or infinite; the message names
         the step and the metric. Checkpoints saved before it are kept.
+      WorkerLostError: with a multi-worker strategy, another worker stopped;
+        the message says how to resume.
       TypeError: ``data`` is not a dataset (say, a NumPy array) or a batch holds
         the wrong kind of values (say, ``(x, y)`` for :func:`vaelib.vae_loss`).
       ValueError: ``data`` has no batches, or its first batch is empty, holds
@@ -255,8 +266,20 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
             _check_variables(model, f"in the checkpoint restored from {checkpoint_dir}")
         else:
             _check_variables(model, "before training")
-        return _epochs(model, config, first, step_metrics, int(epoch_var.numpy()), epoch_var, folder,
-                       evaluate, callbacks)
+        try:
+            return _epochs(model, config, first, step_metrics, int(epoch_var.numpy()), epoch_var,
+                           folder, evaluate, callbacks)
+        except _PEER_ERRORS as error:
+            if strategy is None:
+                raise
+            raise WorkerLostError(
+                f"distributed training stopped in epoch {int(epoch_var.numpy()) + 1}: "
+                f"another worker or device is gone ({type(error).__name__}: {error.message.splitlines()[0]}). "
+                "Restart every worker with the same TF_CONFIG and arguments; "
+                + (f"fit resumes from the last checkpoint in {checkpoint_dir}. " if folder else
+                   "pass checkpoint_dir to resume instead of starting again. ")
+                + "TensorFlow may keep this process waiting for the lost worker at exit: "
+                "end it (os._exit(1) in a script)") from error
 
 
 def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, evaluate,
