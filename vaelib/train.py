@@ -272,9 +272,10 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
         except _PEER_ERRORS as error:
             if strategy is None:
                 raise
+            reason = f"{type(error).__name__}: {error.message.splitlines()[0]}"
             raise WorkerLostError(
                 f"distributed training stopped in epoch {int(epoch_var.numpy()) + 1}: "
-                f"another worker or device is gone ({type(error).__name__}: {error.message.splitlines()[0]}). "
+                f"another worker or device is gone ({reason}). "
                 "Restart every worker with the same TF_CONFIG and arguments; "
                 + (f"fit resumes from the last checkpoint in {checkpoint_dir}. " if folder else
                    "pass checkpoint_dir to resume instead of starting again. ")
