@@ -30,6 +30,7 @@ import tensorflow as tf
 
 import vaelib
 
+tf.get_logger().setLevel("ERROR")  # one tf.function per variant: TF's retracing hint does not apply
 BATCH = 100
 
 
