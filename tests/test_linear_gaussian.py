@@ -6,7 +6,7 @@ from scipy import stats
 
 from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
 
-MODEL = LinearGaussian.random(d=4, k=2, seed=1)
+MODEL = LinearGaussian.random(data_size=4, latent_size=2, seed=1)
 X = MODEL.sample(6, seed=2)
 
 

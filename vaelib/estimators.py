@@ -50,8 +50,8 @@ def score_function_gradient(f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples
     """Score-function estimate of ``(d/d mu, d/d logvar) E_q[f(z)]``.
 
     Args:
-      f: maps ``z`` ``[num_samples, ..., k]`` to values ``[num_samples, ...]``.
-      mu, logvar: parameters of q, ``[..., k]``.
+      f: maps ``z`` ``[num_samples, ..., d]`` to values ``[num_samples, ...]``.
+      mu, logvar: parameters of q, ``[..., d]`` (``d`` the latent dimension).
       num_samples: draws.
       seed: ``[2]`` ints for the stateless noise.
       baseline: subtract the mean of the *other* samples' ``f`` (leave-one-out),
