@@ -87,9 +87,16 @@ def optimizer_update_seconds(optimizer: tf.keras.optimizers.Optimizer, variables
 
 
 def vae_flops_per_example(model: VAE) -> float:
-    """FLOPs of one training step per example: forward 2 x MACs, backward 4 x MACs."""
+    """Matmul FLOPs of one training step per example.
+
+    Forward: 2 x MACs. Backward: 2 x MACs for every weight's gradient and 2 x MACs
+    for every layer's input gradient, except the first layer's: its input is the
+    data, which needs no gradient, so that product is never computed (the compiled
+    program's own count agrees, chapter 8 and ``tests/test_speed.py``).
+    """
     macs = sum(int(np.prod(v.shape)) for v in model.trainable_variables if v.shape.rank == 2)
-    return 6.0 * macs
+    first = model.encoder.net.layers[0].w  # [input_size, hidden]: its dL/dx is never needed
+    return 6.0 * macs - 2.0 * int(np.prod(first.shape))
 
 
 @dataclasses.dataclass(frozen=True)
