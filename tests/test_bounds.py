@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from scipy.special import logsumexp
 
-from vaelib import bounds
+from vaelib import bounds, evaluation
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
 from vaelib.step import make_train_step
@@ -34,7 +34,7 @@ def test_bounds_below_exact_log_px_and_iwae_converges():
     x = data()
     truth = exact_log_px(model, x)
     elbo = bounds.elbo(model, x, num_samples=2000).numpy()
-    iwae = bounds.iwae_bound(model, x, 20000, chunk_size=5000, seed=1).numpy()
+    iwae = evaluation.iwae_bound(model, x, 20000, chunk_size=5000, seed=1).numpy()
     assert np.all(elbo < truth)
     np.testing.assert_allclose(iwae, truth, atol=0.02)
 
@@ -53,21 +53,21 @@ def test_iwae_with_one_sample_is_the_monte_carlo_elbo():
     x = data()
     w = model.log_weights(x, 1, seed=tf.constant([4, 0], tf.int64))
     single = (w["log_px_z"] + w["log_pz"] - w["log_qz_x"]).numpy()[0]
-    np.testing.assert_allclose(bounds.iwae_bound(model, x, 1, seed=4).numpy(), single, rtol=1e-6)
+    np.testing.assert_allclose(evaluation.iwae_bound(model, x, 1, seed=4).numpy(), single, rtol=1e-6)
 
 
 def test_iwae_increases_with_k_on_average():
     model = VAE(VAEConfig(input_size=8, hidden_sizes=(16,), latent_size=2))
     x = data(n=200)
-    means = [float(tf.reduce_mean(bounds.iwae_bound(model, x, k, seed=k))) for k in (1, 10, 100)]
+    means = [float(tf.reduce_mean(evaluation.iwae_bound(model, x, k, seed=k))) for k in (1, 10, 100)]
     assert means[0] < means[1] < means[2]
 
 
 def test_evaluate_bounds_is_reproducible():
     model = VAE(ONE_D)
     x = data(n=30)
-    a = bounds.evaluate_bounds(model, x, (1, 10), batch_size=8)
-    b = bounds.evaluate_bounds(model, x, (1, 10), batch_size=8)
+    a = evaluation.evaluate_bounds(model, x, (1, 10), batch_size=8)
+    b = evaluation.evaluate_bounds(model, x, (1, 10), batch_size=8)
     assert a == b and set(a) == {"elbo", "iwae_1", "iwae_10"}
     assert a["elbo"] < a["iwae_10"]
 
@@ -78,7 +78,7 @@ def test_training_step_traces_once_and_fit_improves_the_elbo():
     rng = np.random.default_rng(1)  # two prototypes with 5% of pixels flipped: structure to learn
     prototypes = np.array([[1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1]], np.float32)
     x = np.abs(prototypes[rng.integers(0, 2, 250)] - (rng.random((250, 8)) < 0.05)).astype(np.float32)
-    before = bounds.evaluate_bounds(model, x)["elbo"]
+    before = evaluation.evaluate_bounds(model, x)["elbo"]
     ds = tf.data.Dataset.from_tensor_slices(x).batch(64)  # 250 = 3 * 64 + 58
     step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), bounds.vae_loss,
                            element_spec=ds.element_spec)
@@ -87,7 +87,7 @@ def test_training_step_traces_once_and_fit_improves_the_elbo():
             step(batch)
     assert step.experimental_get_tracing_count() == 1
     fit(model, tf.keras.optimizers.Adam(1e-2), bounds.vae_loss, ds, FitConfig(epochs=30, progress=False))
-    assert bounds.evaluate_bounds(model, x)["elbo"] > before + 1.0
+    assert evaluation.evaluate_bounds(model, x)["elbo"] > before + 1.0
 
 
 def test_bad_num_samples():
@@ -95,7 +95,7 @@ def test_bad_num_samples():
     with pytest.raises(ValueError, match="num_samples must be a positive int, got 0"):
         bounds.elbo(model, data(), num_samples=0)
     with pytest.raises(ValueError, match="num_samples must be a positive int, got 2.5"):
-        bounds.iwae_bound(model, data(), 2.5)
+        evaluation.iwae_bound(model, data(), 2.5)
 
 
 from hypothesis import given, settings
@@ -109,8 +109,8 @@ def test_elbo_below_iwae_and_iwae_non_decreasing_in_expectation(seed):
     model = VAE(VAEConfig(input_size=8, hidden_sizes=(8,), latent_size=2, seed=seed))
     x = np.repeat(data(n=4, seed=seed), 400, axis=0)  # 400 independent draws per example
     per_draw = {"elbo": bounds.elbo(model, x, seed=tf.constant([seed, 0])),
-                "iwae_5": bounds.iwae_bound(model, x, 5, seed=seed),
-                "iwae_25": bounds.iwae_bound(model, x, 25, seed=seed + 1)}
+                "iwae_5": evaluation.iwae_bound(model, x, 5, seed=seed),
+                "iwae_25": evaluation.iwae_bound(model, x, 25, seed=seed + 1)}
     means = {k: v.numpy().reshape(4, 400).mean(1) for k, v in per_draw.items()}
     stderr = {k: v.numpy().reshape(4, 400).std(1) / 20 for k, v in per_draw.items()}
     assert np.all(means["elbo"] <= means["iwae_5"] + 4 * stderr["elbo"])
@@ -154,7 +154,7 @@ def test_bad_chunk_sizes_are_refused():
     model = VAE(ONE_D)
     for chunk_size in (-1, 0, 2.0):
         with pytest.raises(ValueError, match=f"chunk_size must be a positive int, got {chunk_size}"):
-            bounds.iwae_bound(model, data(), 10, chunk_size=chunk_size)
+            evaluation.iwae_bound(model, data(), 10, chunk_size=chunk_size)
 
 
 def test_vae_loss_refuses_empty_labelled_and_nan_batches():
@@ -172,12 +172,12 @@ def test_vae_loss_refuses_empty_labelled_and_nan_batches():
 def test_evaluate_bounds_refuses_what_it_cannot_average():
     model = VAE(ONE_D)
     with pytest.raises(ValueError, match="x has no examples"):
-        bounds.evaluate_bounds(model, np.zeros((0, 8), np.float32))
+        evaluation.evaluate_bounds(model, np.zeros((0, 8), np.float32))
     with pytest.raises(TypeError, match=r"num_samples must be a tuple of ints, e.g. \(1, 5000\), got 5"):
-        bounds.evaluate_bounds(model, data(), 5)
+        evaluation.evaluate_bounds(model, data(), 5)
     with pytest.raises(TypeError, match="x must be an array.*got _TensorSliceDataset"):
-        bounds.evaluate_bounds(model, tf.data.Dataset.from_tensor_slices(data()))
+        evaluation.evaluate_bounds(model, tf.data.Dataset.from_tensor_slices(data()))
     with pytest.raises(TypeError, match="got dtype uint8.*vaelib.binarize"):
-        bounds.evaluate_bounds(model, data().astype(np.uint8))
+        evaluation.evaluate_bounds(model, data().astype(np.uint8))
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
-        bounds.evaluate_bounds(model, data(), batch_size=0)
+        evaluation.evaluate_bounds(model, data(), batch_size=0)

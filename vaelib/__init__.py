@@ -26,7 +26,8 @@ __version__ = "0.1.0"
 
 # Flat public API, in the order the chapters introduce it.
 from vaelib import profiling, published, speed  # as modules: vaelib.published.published(key), ...
-from vaelib.bounds import elbo, evaluate_bounds, iwae_bound, vae_loss
+from vaelib.bounds import elbo, elbo_terms, vae_loss
+from vaelib.evaluation import evaluate_bounds, iwae_bound
 from vaelib.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
 from vaelib.classify import classification_loss, evaluate_classifier
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
@@ -58,7 +59,7 @@ __all__ = [
     "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "normal_log_prob_from_eps",
     "std_normal_log_prob",
     "LinearGaussian", "kl_gaussians", "reparameterization_gradient", "score_function_gradient",
-    "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "iwae_bound",
+    "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "elbo_terms", "iwae_bound",
     "evaluate_bounds", "vae_loss",
     # the importance-weighted objective and its gradient estimators (chapter 9)
     "iwae_loss", "importance_weighted_bound", "active_units",

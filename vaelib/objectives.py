@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from vaelib.distributions import (bernoulli_log_prob, normal_log_prob, normal_log_prob_from_eps,
+from vaelib.distributions import (normal_log_prob, normal_log_prob_from_eps,
                                   std_normal_log_prob)
 from vaelib.step import LossFn
 
@@ -147,7 +147,7 @@ def iwae_loss(num_samples: int, estimator: str = "standard") -> LossFn:
         eps = model.noise.normal(tf.concat([[num_samples], tf.shape(q_mu)], axis=0))
 
         def log_joint(z):  # log p(x, z) = log p(x|z) + log p(z), [k, batch]
-            return bernoulli_log_prob(x, model.decoder(z)) + std_normal_log_prob(z)
+            return model.log_px_z(x, z) + std_normal_log_prob(z)
 
         bound = importance_weighted_bound(log_joint, q_mu, q_logvar, eps, estimator)
         return {"loss": -tf.reduce_mean(bound), "iwae": tf.reduce_mean(tf.stop_gradient(bound))}

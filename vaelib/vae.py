@@ -232,6 +232,18 @@ class VAE(tf.Module):
                 # from eps, not z - q_mu: exact even when q_logvar is very negative
                 "log_qz_x": normal_log_prob_from_eps(eps, q_logvar)}
 
+    def log_px_z(self, x: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+        """log p(x|z), per example, in nats, summed over pixels.
+
+        Args:
+          x: ``[batch, input_size]`` pixels (not checked here: see :meth:`check_input`).
+          z: ``[..., batch, latent_size]`` codes.
+
+        Returns:
+          ``[..., batch]``.
+        """
+        return bernoulli_log_prob(x, self.decoder(z))
+
     def sample(self, num: int, seed: int = 0) -> tf.Tensor:
         """Pixel probabilities of ``num`` images decoded from prior samples, ``[num, input_size]``."""
         if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
