@@ -25,7 +25,7 @@ install: system-deps $(STAMP)
 system-deps:
 	@bash scripts/system_deps.sh
 
-## book: build the HTML book into _build/html (executes chapters not yet in the cache)
+## book: build the HTML book into _build/html from the chapters' stored full-length outputs
 book: install
 	$(BIN)/jupyter-book build . -n -W --keep-going
 
@@ -45,9 +45,10 @@ test-oldest: system-deps $(OLDEST_STAMP)
 	VAELIB_QUICK=1 $(OLDEST_VENV)/bin/python -m pytest tests book --nbval-lax --durations=5 \
 	  --deselect tests/test_browser.py
 
-## execute: re-run every chapter at full length and store its outputs in the .ipynb
+## execute: re-run chapters at full length and store their outputs (all, or NB=book/07_evaluation.ipynb)
+NB ?= book/*.ipynb
 execute: install
-	$(BIN)/python scripts/execute_notebooks.py book/*.ipynb
+	env -u VAELIB_QUICK $(BIN)/python scripts/execute_notebooks.py $(NB)
 
 ## bench: the speed benchmark (prints examples/s; installs the optional PyTorch extra)
 bench: install

@@ -2,6 +2,11 @@
 
 Usage: python scripts/execute_notebooks.py [--report-dir DIR] book/01_graphs.ipynb [...]
 
+Each executed notebook is stamped (``metadata.vaelib``) with the SHA-256 of its code
+cells and the seconds it took; ``tests/test_stored_outputs.py`` fails when a chapter's
+code changes and its stored outputs are not re-made, and the book (built from the
+stored outputs, see _config.yml) cannot show numbers from code that is gone.
+
 With ``--report-dir``, a notebook that fails is written there (executed up to
 the failing cell, with its traceback) together with a ``.log`` of the error, the
 remaining notebooks still run, and the exit status is 1; the weekly Colab
@@ -13,6 +18,8 @@ outputs (the book build drops all stderr, see _config.yml).
 """
 
 import argparse
+import hashlib
+import os
 import pathlib
 import re
 import sys
@@ -40,6 +47,16 @@ def strip_native_logs(nb: nbformat.NotebookNode) -> None:
         cell["outputs"] = kept
 
 
+def code_digest(nb: nbformat.NotebookNode) -> str:
+    """SHA-256 of the notebook's code cells' sources, in order."""
+    digest = hashlib.sha256()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            digest.update(cell.source.encode())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def execute(nb: nbformat.NotebookNode, path: pathlib.Path) -> None:
     """Runs every cell of ``nb`` (read from ``path``) in place; on an error, ``nb`` keeps what ran."""
     try:
@@ -55,6 +72,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--report-dir", type=pathlib.Path,
                         help="keep going after a failure and write failing notebooks and logs here")
     args = parser.parse_args(argv)
+    if os.environ.get("VAELIB_QUICK") == "1":
+        parser.error("VAELIB_QUICK=1 is set: the stored outputs must be the full-length run; "
+                     "unset it (the test suite sets it for its own short runs)")
     failed = []
     for path in args.paths:
         start = time.perf_counter()
@@ -71,8 +91,10 @@ def main(argv: list[str]) -> int:
             print(f"{path}: FAILED ({type(error).__name__}); report in {args.report_dir}", flush=True)
             failed.append(path)
             continue
+        seconds = time.perf_counter() - start
+        nb.metadata["vaelib"] = {"code_sha256": code_digest(nb), "seconds": round(seconds)}
         nbformat.write(nb, path)
-        print(f"{path}: executed in {time.perf_counter() - start:.0f} s", flush=True)
+        print(f"{path}: executed in {seconds:.0f} s", flush=True)
     if failed:
         print(f"{len(failed)} of {len(args.paths)} notebooks failed: {', '.join(map(str, failed))}")
     return 1 if failed else 0
