@@ -25,7 +25,7 @@ training loss is ``-tf.reduce_mean(elbo)``.
 __version__ = "0.1.0"
 
 # Flat public API, in the order the chapters introduce it.
-from vaelib import profiling, published, speed  # as modules: vaelib.published.published(key), ...
+from vaelib import diagnostics, profiling, published, speed  # as modules: vaelib.published.published(key), ...
 from vaelib.bounds import elbo, elbo_terms, vae_loss
 from vaelib.evaluation import evaluate_bounds, iwae_bound
 from vaelib.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
@@ -35,6 +35,7 @@ from vaelib.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_
                                    normal_log_prob_from_eps, std_normal_log_prob)
 from vaelib.estimators import reparameterization_gradient, score_function_gradient
 from vaelib.graphs import draw_graph
+from vaelib.kl_options import KLOptions, kl_loss
 from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
 from vaelib.mlp import MLP, Dense
 from vaelib.objectives import active_units, importance_weighted_bound, iwae_loss
@@ -63,6 +64,8 @@ __all__ = [
     "evaluate_bounds", "vae_loss",
     # the importance-weighted objective and its gradient estimators (chapter 9)
     "iwae_loss", "importance_weighted_bound", "active_units",
+    # inside a trained VAE: KL options, diagnostics (chapter 10)
+    "KLOptions", "kl_loss", "diagnostics",
     # numbers into prose: glue, protocol cards, published results
     "glue", "mean_std", "describe_architecture", "ProtocolCard", "published",
     # figures and speed
