@@ -137,3 +137,21 @@ def test_graph_drawings_and_screenshots(site, browser):
     typeset = page.evaluate("() => document.querySelectorAll('mjx-container').length")
     assert typeset > 20
     page.close()
+
+
+def test_an_exercise_and_its_gated_solution(site, browser):
+    base, _ = site
+    page, errors = open_page(browser, base + "book/00_data.html")
+    exercise = page.locator("#ch00-ex-pixels")
+    assert exercise.locator(".admonition-title").inner_text().strip() == "Exercise 0.1"
+    solution = page.locator("div.solution.dropdown").first
+    assert "Solution to Exercise 0.1" in solution.locator(".admonition-title").inner_text()
+    output = solution.locator(".cell_output").first  # the solution's code cell ran, inside the dropdown
+    assert not output.is_visible(), "the solution is not folded"
+    solution.locator(".admonition-title").click()
+    output.wait_for(state="visible", timeout=5000)
+    assert output.inner_text().startswith("exactly 0:")
+    assert solution.locator(".cell_input").first.is_visible()
+    assert solution.locator(".pasted-text").first.inner_text().endswith("%")  # glued from that cell
+    assert errors == [], errors
+    page.close()
