@@ -117,3 +117,23 @@ def test_bad_sizes_are_refused():
         VAE(SMALL).sample(0)
     with pytest.raises(ValueError, match=r"expected inputs \[batch, 3\] \(a batch axis first\), got shape \(3,\)"):
         VAE(SMALL).decoder(tf.zeros([3]))
+
+
+def test_default_model_unchanged_by_the_likelihood_option():
+    """Checkpoints of the default model keep their fingerprint: no new config fields, no new
+    variables, the same initial weights as an explicit Bernoulli (issue 14)."""
+    from vaelib.checkpoint import fingerprint
+    from vaelib.likelihoods import Bernoulli
+
+    default, explicit = VAE(), VAE(VAEConfig(), likelihood=Bernoulli())
+    fp = fingerprint(default)
+    assert fp == fingerprint(explicit)
+    assert sorted(k for k in fp if k.startswith("config.")) == [
+        "config.activation", "config.decoder_hidden_sizes", "config.hidden_sizes", "config.input_size",
+        "config.latent_size", "config.seed"]
+    assert not any("likelihood" in k for k in fp)
+    assert sorted(tuple(v.shape) for v in default.decoder.variables if v.shape[-1] == 784) == [(500, 784), (784,)]
+    for a, b in zip(default.variables, explicit.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(TypeError, match="config must be a vaelib.VAEConfig"):
+        VAE({"latent_size": 3})

@@ -1,10 +1,13 @@
 """The variational autoencoder's modules (chapter 6): Encoder, Decoder, VAE.
 
 * :class:`Encoder` maps ``x`` to the Gaussian q(z|x): ``(q_mu, q_logvar)``.
-* :class:`Decoder` maps ``z`` to Bernoulli logits of p(x|z): ``x_logits``.
-* :class:`VAE` holds both, draws ``z`` with the reparameterization trick and
-  returns the per-sample log-densities that every bound in
-  :mod:`vaelib.bounds` is built from.
+* :class:`Decoder` maps ``z`` to the parameters of p(x|z): for the default
+  Bernoulli likelihood, its logits ``x_logits``.
+* :class:`VAE` holds both and a likelihood (:mod:`vaelib.likelihoods`, Bernoulli
+  by default), draws ``z`` with the reparameterization trick and returns the
+  per-sample log-densities that every bound in :mod:`vaelib.bounds` is built from.
+  Given a :class:`vaelib.conv.ConvVAEConfig` it builds the convolutional encoder
+  and decoder of chapter 11 instead of MLPs.
 
 The default :class:`VAEConfig` is *the course's VAE, adapted from the notes*:
 encoder 784-500-500 then a linear layer to ``(q_mu, q_logvar)``, a 10-dimensional
@@ -34,7 +37,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from vaelib.distributions import bernoulli_log_prob, normal_log_prob_from_eps, std_normal_log_prob
+from vaelib.conv import ConvDecoder, ConvEncoder, ConvVAEConfig
+from vaelib.distributions import normal_log_prob_from_eps, std_normal_log_prob
+from vaelib.likelihoods import Likelihood, get_likelihood
 from vaelib.mlp import MLP
 
 __all__ = ["VAEConfig", "Encoder", "Decoder", "VAE", "reparameterize"]
@@ -119,26 +124,30 @@ class Encoder(tf.Module):
 
 
 class Decoder(tf.Module):
-    """The generative network p_theta(x|z) = Bernoulli(sigmoid(x_logits(z))).
+    """The generative network: ``z`` to the parameters of p_theta(x|z); for the
+    default Bernoulli likelihood, p_theta(x|z) = Bernoulli(sigmoid(x_logits(z))).
 
     Args:
       config: sizes; by default the hidden layers are the encoder's, reversed.
+      num_params: parameter blocks per pixel (the likelihood's ``num_params``): the
+        last layer has ``num_params * input_size`` outputs.
       name: module name.
     """
 
-    def __init__(self, config: VAEConfig, name: str | None = None):
+    def __init__(self, config: VAEConfig, num_params: int = 1, name: str | None = None):
         super().__init__(name=name)
-        self.config = config
+        self.config, self.num_params = config, num_params
         with self.name_scope:
             hidden = (config.decoder_hidden_sizes if config.decoder_hidden_sizes is not None
                       else tuple(reversed(config.hidden_sizes)))
-            self.net = MLP([config.latent_size, *hidden, config.input_size],
+            self.net = MLP([config.latent_size, *hidden, num_params * config.input_size],
                            activation=ACTIVATIONS[config.activation], seed=config.seed + 100,
                            name="mlp")
 
     @tf.Module.with_name_scope
     def __call__(self, z: tf.Tensor) -> tf.Tensor:
-        """Maps ``z`` ``[..., latent_size]`` to ``x_logits`` ``[..., input_size]``.
+        """Maps ``z`` ``[..., latent_size]`` to ``x_params`` ``[..., num_params * input_size]``
+        (``x_logits`` ``[..., input_size]`` for the Bernoulli).
 
         Raises:
           ValueError: the last axis of ``z`` is not ``latent_size``.
@@ -155,16 +164,31 @@ class VAE(tf.Module):
 
     Args:
       config: sizes (default: the course's VAE, adapted from the notes; see the module
-        docstring for how it differs from the notes' own).
+        docstring for how it differs from the notes' own). A
+        :class:`vaelib.conv.ConvVAEConfig` builds the convolutional encoder and decoder.
+      likelihood: p(x|z), a :class:`vaelib.likelihoods.Likelihood` or its name
+        (``"bernoulli"``, the default and the model of chapters 6-9;
+        ``"continuous_bernoulli"``, ``"gaussian"``, ``"discretized_logistic"``).
+        The decoder outputs its ``num_params`` parameter blocks per pixel.
       name: module name.
     """
 
-    def __init__(self, config: VAEConfig = VAEConfig(), name: str | None = None):
+    def __init__(self, config: VAEConfig | ConvVAEConfig = VAEConfig(),
+                 likelihood: str | Likelihood = "bernoulli", name: str | None = None):
         super().__init__(name=name)
+        if not isinstance(config, (VAEConfig, ConvVAEConfig)):
+            raise TypeError(f"config must be a vaelib.VAEConfig or vaelib.conv.ConvVAEConfig, "
+                            f"got {type(config).__name__}")
         self.config = config
+        # a frozen dataclass, not a tf.Module: no variables, nothing added to checkpoints
+        self.likelihood = get_likelihood(likelihood)
         with self.name_scope:
-            self.encoder = Encoder(config, name="encoder")
-            self.decoder = Decoder(config, name="decoder")
+            if isinstance(config, ConvVAEConfig):
+                self.encoder = ConvEncoder(config, name="encoder")
+                self.decoder = ConvDecoder(config, self.likelihood.num_params, name="decoder")
+            else:
+                self.encoder = Encoder(config, name="encoder")
+                self.decoder = Decoder(config, self.likelihood.num_params, name="decoder")
             # The model owns its noise: the generator's state is a variable, so a
             # checkpoint saves it (a resumed run draws the same eps as an
             # uninterrupted one) and XLA-compiled steps draw reproducibly.
@@ -172,14 +196,17 @@ class VAE(tf.Module):
 
     def check_input(self, x) -> tf.Tensor:
         """Converts ``x`` to float32 and checks it: shape ``[batch, input_size]``, a float
-        dtype and, when running eagerly, finite values in [0, 1] (the Bernoulli
-        likelihood's support). In a compiled step only the structure, dtype and shape
-        are checked; :func:`vaelib.fit` checks the values of the first batch before.
+        dtype and, when running eagerly, finite values in the likelihood's support
+        ([0, 1] for the Bernoulli and the continuous Bernoulli; levels ``k / 255`` for
+        the discretized logistic; any real for the Gaussian). In a compiled step only
+        the structure, dtype and shape are checked; :func:`vaelib.fit` checks the values
+        of the first batch before.
 
         Raises:
           TypeError: a tuple such as a labelled batch ``(x, y)``; integer pixels
-            (0..255), which must be binarized first.
-          ValueError: wrong rank or width, NaN or infinite values, or values outside [0, 1].
+            (0..255), which must be binarized (or scaled) first.
+          ValueError: wrong rank or width, NaN or infinite values, or values outside
+            the likelihood's support.
         """
         if isinstance(x, (tuple, dict)):
             raise TypeError(f"x must be one tensor of pixels, got a {type(x).__name__} of {len(x)}: "
@@ -197,10 +224,7 @@ class VAE(tf.Module):
                 bad = int(tf.where(~tf.reduce_all(tf.math.is_finite(x), axis=1))[0, 0])
                 raise ValueError(f"x holds NaN or infinite pixels (first in example {bad}); "
                                  "clean or re-binarize the images")
-            low, high = float(tf.reduce_min(x)), float(tf.reduce_max(x))
-            if low < 0.0 or high > 1.0:
-                raise ValueError(f"x must lie in [0, 1] (pixels of a Bernoulli likelihood), got values "
-                                 f"from {low:g} to {high:g}; scale 0..255 images with vaelib.binarize")
+            self.likelihood.check_values(x)
         return x
 
     def log_weights(self, x: tf.Tensor, num_samples: int = 1,
@@ -208,15 +232,16 @@ class VAE(tf.Module):
         """Draws ``num_samples`` codes per example and scores them.
 
         Args:
-          x: ``[batch, input_size]`` binary pixels.
+          x: ``[batch, input_size]`` pixels (binary, for the default Bernoulli).
           num_samples: codes per example, ``k``.
           seed: optional ``[2]`` int seed for stateless noise; by default the
             model's own generator ``self.noise`` draws it.
 
         Returns:
           A dict with ``q_mu``, ``q_logvar`` (``[batch, latent]``), ``eps``, ``z``
-          (``[num_samples, batch, latent]``), ``x_logits`` (``[num_samples, batch,
-          input_size]``) and ``log_px_z``, ``log_pz``, ``log_qz_x``
+          (``[num_samples, batch, latent]``), ``x_logits`` (the decoder's output, the
+          likelihood's parameters: ``[num_samples, batch, num_params * input_size]``;
+          logits for the Bernoulli) and ``log_px_z``, ``log_pz``, ``log_qz_x``
           (``[num_samples, batch]``, nats).
         """
         x = self.check_input(x)
@@ -227,13 +252,13 @@ class VAE(tf.Module):
         z = reparameterize(q_mu, q_logvar, eps)
         x_logits = self.decoder(z)
         return {"q_mu": q_mu, "q_logvar": q_logvar, "eps": eps, "z": z, "x_logits": x_logits,
-                "log_px_z": bernoulli_log_prob(x, x_logits),
+                "log_px_z": self.likelihood.log_prob(x, x_logits),
                 "log_pz": std_normal_log_prob(z),
                 # from eps, not z - q_mu: exact even when q_logvar is very negative
                 "log_qz_x": normal_log_prob_from_eps(eps, q_logvar)}
 
     def log_px_z(self, x: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
-        """log p(x|z), per example, in nats, summed over pixels.
+        """log p(x|z), per example, in nats, summed over pixels, under the model's likelihood.
 
         Args:
           x: ``[batch, input_size]`` pixels (not checked here: see :meth:`check_input`).
@@ -242,16 +267,26 @@ class VAE(tf.Module):
         Returns:
           ``[..., batch]``.
         """
-        return bernoulli_log_prob(x, self.decoder(z))
+        return self.likelihood.log_prob(x, self.decoder(z))
 
-    def sample(self, num: int, seed: int = 0) -> tf.Tensor:
-        """Pixel probabilities of ``num`` images decoded from prior samples, ``[num, input_size]``."""
+    def _decode(self, z: tf.Tensor, mean: bool, seed: int) -> tf.Tensor:
+        x_params = self.decoder(z)
+        return self.likelihood.mean(x_params) if mean else self.likelihood.sample(x_params, [seed, 1])
+
+    def sample(self, num: int, seed: int = 0, *, mean: bool = True) -> tf.Tensor:
+        """Images decoded from ``num`` prior samples ``z ~ N(0, I)``, ``[num, input_size]``.
+
+        With ``mean`` (the default) each image is the likelihood's mean E[x|z] (pixel
+        probabilities, for the Bernoulli); otherwise one draw x ~ p(x|z).
+        """
         if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
             raise ValueError(f"num must be a positive int, got {num!r}")
         z = tf.random.stateless_normal([num, self.config.latent_size], seed=[seed, 0])
-        return tf.sigmoid(self.decoder(z))
+        return self._decode(z, mean, seed)
 
-    def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
-        """Pixel probabilities decoded from the encoder's mean ``q_mu``, ``[batch, input_size]``."""
+    def reconstruct(self, x: tf.Tensor, *, mean: bool = True, seed: int = 0) -> tf.Tensor:
+        """Images decoded from the encoder's mean ``q_mu``, ``[batch, input_size]``: the
+        likelihood's mean E[x|z] (pixel probabilities, for the Bernoulli), or with
+        ``mean=False`` one draw x ~ p(x|z)."""
         q_mu, _ = self.encoder(self.check_input(x))
-        return tf.sigmoid(self.decoder(q_mu))
+        return self._decode(q_mu, mean, seed)
