@@ -30,12 +30,15 @@ from vaelib.bounds import elbo, elbo_terms, vae_loss
 from vaelib.evaluation import evaluate_bounds, iwae_bound
 from vaelib.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
 from vaelib.classify import classification_loss, evaluate_classifier
+from vaelib.conv import ConvVAEConfig
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
 from vaelib.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_prob,
                                    normal_log_prob_from_eps, std_normal_log_prob)
 from vaelib.estimators import reparameterization_gradient, score_function_gradient
 from vaelib.graphs import draw_graph
 from vaelib.kl_options import KLOptions, kl_loss
+from vaelib.likelihoods import (Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian,
+                                 bits_per_dim, dequantize, grey_levels)
 from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
 from vaelib.mlp import MLP, Dense
 from vaelib.objectives import active_units, importance_weighted_bound, iwae_loss
@@ -66,6 +69,9 @@ __all__ = [
     "iwae_loss", "importance_weighted_bound", "active_units",
     # inside a trained VAE: KL options, diagnostics (chapter 10)
     "KLOptions", "kl_loss", "diagnostics",
+    # convolutional VAEs and decoder likelihoods (chapter 11)
+    "ConvVAEConfig", "Bernoulli", "ContinuousBernoulli", "Gaussian", "DiscretizedLogistic",
+    "bits_per_dim", "dequantize", "grey_levels",
     # numbers into prose: glue, protocol cards, published results
     "glue", "mean_std", "describe_architecture", "ProtocolCard", "published",
     # figures and speed
