@@ -50,10 +50,11 @@ NB ?= book/*.ipynb
 execute: install
 	env -u VAELIB_QUICK $(BIN)/python scripts/execute_notebooks.py $(NB)
 
-## bench: the speed benchmark (prints examples/s; installs the optional PyTorch extra)
+## bench: the speed benchmarks, interleaved rounds against PyTorch and JAX (installs the bench extra)
 bench: install
-	$(BIN)/python -m pip install -q "torch>=2.0" || echo "bench: torch not installed; its line is skipped"
+	$(BIN)/python -m pip install -q -e ".[bench]" || echo "bench: the bench extra (torch, jax, optax) did not install; missing peers are skipped"
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/evaluation.py
 
 ## release: set vaelib's version, pin every chapter's Colab install cell to it, commit, tag (VERSION=x.y.z)
 release:

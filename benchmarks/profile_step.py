@@ -2,14 +2,14 @@
 
 Usage: python benchmarks/profile_step.py [--steps 200] [--seconds 3]
 
-Profiles the notes' VAE step (the model and batches of ``train_step.py``), called
+Profiles the notes' VAE step (the model and batches of ``tf_train.py``), called
 once per step from Python, with ``vaelib.profiling.profile_train_step``: the thread time of forward and backward
 matmuls, elementwise fusions, the Adam update and copies, the rest of the cores' time inside
 the compiled program, and the time outside it. Then it bounds what any step
 built from these parts could reach: every matmul at the best rate TensorFlow
 reaches at this model's layer shapes (its own kernel or XLA's) plus the Adam
 update on its own, with nothing else and no idle time (``vaelib.speed.step_bound``;
-``train_step.py`` prints the rate at each shape). Prints; writes nothing.
+``vaelib.speed.step_bound`` times each shape). Prints; writes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import BATCH, batches, vaelib_model  # noqa: E402
+from tf_train import BATCH, batches, vaelib_model  # noqa: E402  (its worker protocol is not started on import)
 
 import vaelib  # noqa: E402
 from vaelib.profiling import format_profile, profile_train_step  # noqa: E402

@@ -1,171 +1,161 @@
-"""How fast is a VAE training step? The notes' TF1 loop, vaelib's step, PyTorch, the roofline.
+"""How fast is a VAE training step? vaelib's ways of running it, the notes' TF1 loop, PyTorch, JAX.
 
-Usage: python benchmarks/train_step.py [--seconds 8] [--threads 0] [--no-profile]
+Usage: python benchmarks/train_step.py [--rounds 5] [--seconds 2] [--tolerance 0.3]
+                                       [--models notes course] [--no-peers] [--no-profile]
+                                       [--json PATH]
 
-Every variant trains the notes' VAE (encoder 784-500-500-500 -> 10, decoder
-10-500-500-784, batch 100, float32, Adam) on the same random binary batches
-and reports examples per second, its ratio to the notes' loop as written, and
-the fraction of TensorFlow's measured 2048x2048 float32 matmul rate it reaches
-(achieved FLOP/s = examples/s x FLOPs per example, counted from the layer
-shapes: forward 2 x MACs, backward 4 x MACs). It then checks fit's default
-path against the course's targets and prints where that step's time goes
-(benchmarks/profile_step.py). Prints; writes nothing.
+Every variant trains the same VAE with Adam at 1e-3 on the same 20 random binary
+batches of 100, for two models: the notes' exact layers (encoder 784-500-500-500
+-> 10, decoder 10-500-500-784, sigmoid) and the course's default VAE
+(``vaelib.VAEConfig()``: 784-500-500 / 10 / 500-500-784, tanh). Variants:
+
+* TensorFlow (``tf_train.py``): vaelib's step eager, ``tf.function``, XLA, 20 steps
+  per call, 20 steps per call + XLA (``fit``'s default); the notes' own TF1 graph
+  and loop; ``fit`` on real images through the book's ``tf.data`` pipeline with
+  dynamic binarization and on ready-made batches; the 2048x2048 matmul roofline;
+* PyTorch (``pytorch_step.py``): eager and ``torch.compile``;
+* JAX (``jax_step.py``): ``jit`` with optax Adam one step per call, and ``jit`` +
+  ``lax.scan`` over 20 steps.
+
+Each library runs in a worker process of its own (``workers.py``), started once.
+Then ``--rounds`` rounds each time every variant for ``--seconds``, in a fresh
+random order (so the processes alternate), the roofline included; a round in
+which a variant is off its median over the rounds by more than ``--tolerance``
+is flagged and re-run (``vaelib.speed.run_rounds``). The report gives, per
+variant, the median and min-max over the rounds, and per ratio the median of the
+per-round ratios; the 1-minute load average is recorded before every round.
+PyTorch, JAX and optax are optional (``make bench`` installs them; a peer whose
+library is missing is skipped). Prints; writes only ``--json PATH`` if given.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
+import platform
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workers import Worker, start  # noqa: E402
 
-import numpy as np
-import tensorflow as tf
+from vaelib.speed import run_rounds  # noqa: E402  (the parent only orchestrates: it times nothing)
 
-import vaelib
-from vaelib.speed import matmul_flops_per_second, throughput, vae_flops_per_example, vae_step_throughput
-
-BATCH = 100
-ENCODER = (784, 500, 500, 500)
-DECODER = (10, 500, 500, 784)
-LATENT = 10
-PER_CALL = vaelib.FitConfig.steps_per_call
-DEFAULT = f"vaelib, {PER_CALL} steps per call + XLA (fit's default)"
-PYTORCH = "PyTorch, same model"
+MODEL_NAMES = {"notes": "notes' VAE (sigmoid)", "course": "course's VAE (tanh)"}
+DEFAULT = "fit's default"
+ROOFLINE = "roofline: 2048x2048 matmul (FLOP/s)"
+PEERS = ("PyTorch eager", "torch.compile", "JAX jit", "JAX jit + scan 20")
+TARGETS = {"PyTorch eager": 1.3, "torch.compile": 1.15, "JAX jit + scan 20": 1.15}
+FLOPS = {"notes": 8.51e6, "course": None}  # filled from vaelib in main
 
 
-def batches(n: int = 50, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return (rng.random((n, BATCH, 784)) < 0.13).astype(np.float32)  # MNIST's ink density
+def machine() -> str:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
 
 
-def notes_tf1(seconds: float, one_run: bool) -> float:
-    """The notes' graph and loop through tf.compat.v1 (sigmoid MLPs, log(1e-10 + p))."""
-    tf1 = tf.compat.v1
-    data = batches()
-    graph = tf.Graph()
-    with graph.as_default():
-        tf1.set_random_seed(0)
-
-        def mlp(x, sizes):
-            for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-                w = tf1.Variable(tf1.truncated_normal([n_in, n_out], stddev=0.001))
-                b = tf1.Variable(tf.ones([n_out]) * 0.1)
-                x = tf.nn.sigmoid(tf.matmul(x, w) + b)
-            return x
-
-        x = tf1.placeholder(tf.float32, [None, 784])
-        h = mlp(x, ENCODER)
-        w_mu = tf1.Variable(tf1.truncated_normal([500, LATENT], stddev=0.1))
-        w_ls = tf1.Variable(tf1.truncated_normal([500, LATENT], stddev=0.1))
-        # the notes' names, kept: q_logsigma is a log *variance* (the book's q_logvar)
-        q_mu, q_logsigma = tf.matmul(h, w_mu), tf.matmul(h, w_ls)
-        z = q_mu + tf.sqrt(tf.exp(q_logsigma)) * tf1.random_normal([BATCH, LATENT])
-        p_mu = mlp(z, DECODER)
-        kld = 0.5 * tf.reduce_sum(1 + q_logsigma - tf.square(q_mu) - tf.exp(q_logsigma), 1)
-        ll = tf.reduce_sum(x * tf1.log(1e-10 + p_mu) + (1 - x) * tf1.log(1e-10 + 1 - p_mu), 1)
-        elbo = tf.reduce_mean(ll + kld)
-        minimize = tf1.train.AdamOptimizer(0.001).minimize(-elbo)
-        init = tf1.global_variables_initializer()
-    sess = tf1.Session(graph=graph)
-    sess.run(init)
-    i = [0]
-
-    def step():
-        feed = {x: data[i[0] % len(data)]}
-        i[0] += 1
-        if one_run:
-            sess.run([minimize, elbo], feed_dict=feed)
-        else:  # as written: one run to train, a second forward pass to log the ELBO
-            sess.run(minimize, feed_dict=feed)
-            sess.run(elbo, feed_dict=feed)
-
-    rate = throughput(step, seconds, BATCH)
-    sess.close()
-    return rate
-
-
-def vaelib_model():
-    vaelib.set_seed(0, deterministic=False)
-    config = vaelib.VAEConfig(hidden_sizes=ENCODER[1:], decoder_hidden_sizes=DECODER[1:-1],
-                              latent_size=LATENT, activation="sigmoid")
-    return vaelib.VAE(config), tf.keras.optimizers.Adam(1e-3)
-
-
-def pytorch(seconds: float) -> float | None:
-    """The same model in PyTorch (benchmarks/pytorch_step.py), in a process of its own:
-    PyTorch's and TensorFlow's thread pools crash (SIGSEGV) when both run in one process."""
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_step.py")
-    out = subprocess.run([sys.executable, script, "--seconds", str(seconds)],
-                         capture_output=True, text=True)
-    if out.returncode != 0 or not out.stdout.strip():
-        return None
-    return float(out.stdout.strip().splitlines()[-1])
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "load: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="timing window per variant")
-    parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0: default)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=2.0, help="timing window per variant and round")
+    parser.add_argument("--tolerance", type=float, default=0.3)
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=list(MODEL_NAMES))
+    parser.add_argument("--groups", nargs="+", default=["modes", "tf1", "real", "roofline"],
+                        help="TensorFlow variants (tf_train.py)")
+    parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip PyTorch and JAX")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
-                        help="skip the per-op profile of the default step")
+                        help="skip the per-op profile of fit's default step")
+    parser.add_argument("--json", help="also write the rates to this file")
     args = parser.parse_args()
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    s = args.seconds
-    flops = vae_flops_per_example(vaelib_model()[0])
-    peak = matmul_flops_per_second(2048, 2048, 2048, s)
-    shapes = {"[100,784]@[784,500]": (100, 784, 500), "[100,500]@[500,500]": (100, 500, 500),
-              "[100,500]@[500,784]": (100, 500, 784)}
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {flops / 1e6:.2f} MFLOP per example")
-    print(f"float32 matmul 2048x2048: {peak / 1e9:.1f} GFLOP/s (the roofline below)")
-    for name, (m, k, n) in shapes.items():
-        print(f"float32 matmul {name}: {matmul_flops_per_second(m, k, n, s) / 1e9:.1f} GFLOP/s, "
-              f"{matmul_flops_per_second(m, k, n, s, jit_compile=True) / 1e9:.1f} GFLOP/s under XLA")
 
-    results = {}
-    variants = [
-        ("notes' TF1 loop, as written (2 runs/step)", lambda: notes_tf1(s, one_run=False)),
-        ("notes' TF1 loop, 1 run/step", lambda: notes_tf1(s, one_run=True)),
-        ("vaelib step, eager", lambda: vae_step_throughput(*vaelib_model(), "eager", seconds=s)),
-        ("vaelib step, tf.function",
-         lambda: vae_step_throughput(*vaelib_model(), "function", seconds=s)),
-        ("vaelib step, tf.function + XLA",
-         lambda: vae_step_throughput(*vaelib_model(), "xla", seconds=s)),
-        (f"vaelib, {PER_CALL} steps per call", lambda: vae_step_throughput(*vaelib_model(), "loop", seconds=s)),
-        (DEFAULT, lambda: vae_step_throughput(*vaelib_model(), "loop+xla", seconds=s)),
-        (PYTORCH, lambda: pytorch(s)),
-    ]
-    print(f"\n{'variant':48s} {'examples/s':>11s} {'vs notes':>9s} {'vs 1-run':>9s} {'roofline':>9s}")
-    for name, run in variants:
-        rate = run()
-        results[name] = rate
-        if rate is None:
-            print(f"{name:48s} {'skipped (needs torch: make bench installs it)':>41s}")
-            continue
-        base = results[variants[0][0]]
-        one = results.get(variants[1][0]) or rate
-        print(f"{name:48s} {rate:11,.0f} {rate / base:8.2f}x {rate / one:8.2f}x "
-              f"{rate * flops / peak:8.0%}")
+    import vaelib  # flops per example, counted from the layer shapes
+    flops = {}
+    for name in args.models:
+        config = (vaelib.VAEConfig() if name == "course" else
+                  vaelib.VAEConfig(hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500),
+                                   activation="sigmoid"))
+        flops[name] = vaelib.speed.vae_flops_per_example(vaelib.VAE(config))
+    started = datetime.datetime.now(datetime.timezone.utc)
+    print(f"machine: {machine()}")
+    print(f"started {started:%Y-%m-%d %H:%M} UTC; {uptime()}")
 
-    default = results[DEFAULT]
-    targets = [("the notes' loop as written", results[variants[0][0]], 1.5),
-               ("the 1-run-per-step TF1 loop", results[variants[1][0]], 1.05),
-               ("PyTorch", results[PYTORCH], 1.3),
-               ("the 2048x2048 roofline (FLOP/s)", peak / flops, 0.65)]
-    print(f"\nfit's default path ({default:,.0f} examples/s) against the targets:")
-    for name, reference, target in targets:
-        if reference is None:
-            print(f"  vs {name:34s} skipped")
+    workers = [Worker("TensorFlow", "tf_train.py", ["--models", *args.models, "--groups", *args.groups])]
+    if args.peers:
+        workers += [Worker("PyTorch", "pytorch_step.py", ["train", "--models", *args.models]),
+                    Worker("JAX", "jax_step.py", ["--models", *args.models])]
+    try:
+        variants = start(workers)
+        print(f"{len(variants)} variants built; {args.rounds} rounds x {args.seconds:g} s each, interleaved",
+              flush=True)
+        result = run_rounds(variants, rounds=args.rounds, seconds=args.seconds, tolerance=args.tolerance,
+                            log=lambda line: print("  " + line, flush=True))
+    finally:
+        for worker in workers:
+            worker.close()
+    ended = datetime.datetime.now(datetime.timezone.utc)
+    print(f"\nended {ended:%H:%M} UTC; {uptime()}")
+    print(result.summary())
+    names = [n for n in result.rates if n != ROOFLINE]
+    print()
+    print(result.table("examples/s", names))
+    if ROOFLINE in result.rates:
+        low, high = result.spread(ROOFLINE)
+        print(f"{ROOFLINE}: {result.median(ROOFLINE) / 1e9:.0f} GFLOP/s median, "
+              f"{low / 1e9:.0f}-{high / 1e9:.0f} over the rounds")
+    print("\nmedian of per-round ratios (min-max over rounds); share of that round's roofline:")
+    ratios = {}
+    for model in args.models:
+        label = MODEL_NAMES[model]
+        default = f"{label}: {DEFAULT}"
+        if default not in result.rates:
             continue
-        ratio = default / reference
-        print(f"  vs {name:34s} {ratio:5.2f}  target >= {target:.2f}  {'met' if ratio >= target else 'NOT met'}")
+        print(f"{label}, {flops[model] / 1e6:.2f} MFLOP per example")
+        for other in [n for n in names if n.startswith(label) and n != default]:
+            ratio = result.ratio(default, other)
+            low, high = result.ratio_spread(default, other)
+            peer = other.split(": ", 1)[1]
+            target = TARGETS.get(peer)
+            mark = "" if target is None else f"  target >= {target:.2f}: {'met' if ratio >= target else 'NOT met'}"
+            ratios[f"{DEFAULT} / {other}"] = ratio
+            print(f"  {DEFAULT} / {peer:42s} {ratio:5.2f}x ({low:.2f}-{high:.2f}){mark}")
+        real, ready = f"{label}: fit, tf.data + dynamic binarization", f"{label}: fit, ready-made batches"
+        if real in result.rates:
+            ratio = result.ratio(real, ready)
+            ratios[f"{real} / {ready}"] = ratio
+            print(f"  fit on real data / on ready-made batches {ratio:5.2f} "
+                  f"({result.ratio_spread(real, ready)[0]:.2f}-{result.ratio_spread(real, ready)[1]:.2f})"
+                  f"  target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}")
+        if ROOFLINE in result.rates:
+            for name in (default, f"{label}: JAX jit + scan 20", f"{label}: torch.compile"):
+                if name in result.rates:
+                    share = [r * flops[model] / p for r, p in zip(result.rates[name], result.rates[ROOFLINE])]
+                    print(f"  {name.split(': ', 1)[1]:20s} {sorted(share)[len(share) // 2]:.0%} of the roofline "
+                          f"(median over rounds)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "started": started.isoformat(), "ended": ended.isoformat(),
+                       "uptime_end": uptime(), "rounds": args.rounds, "seconds": args.seconds,
+                       "tolerance": args.tolerance, "rates": result.rates, "rerun": result.rerun,
+                       "still_flagged": result.still_flagged, "load": result.load,
+                       "flops_per_example": flops, "ratios": ratios}, f, indent=1)
+        print(f"\nwrote {args.json}")
     if args.profile:
         print("\nWhere the default step's time goes (benchmarks/profile_step.py):", flush=True)
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_step.py")
-        subprocess.run([sys.executable, script], check=False)
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "profile_step.py")], check=False)
 
 
 if __name__ == "__main__":

@@ -50,3 +50,52 @@ def test_step_bound_counts_from_the_model():
     assert bound.optimizer_bytes == 7 * 4 * params  # Adam: read w, g, m, v; write w, m, v
     assert bound.matmul_rate > 0 and bound.optimizer_seconds > 0
     assert bound.seconds > bound.optimizer_seconds
+
+
+def test_run_rounds_reruns_a_busy_round_and_reports_medians_and_ratios():
+    calls = {"a": 0}
+
+    def a(seconds):
+        calls["a"] += 1
+        return 10.0 if calls["a"] == 2 else 100.0  # the second round was "busy"
+
+    result = speed.run_rounds({"a": a, "b": lambda s: 50.0}, rounds=5, seconds=0.01, seed=1)
+    assert result.rates["a"] == [100.0] * 5 and result.rerun == [(1, ("a",))]
+    assert result.still_flagged == [] and calls["a"] == 6
+    assert result.median("a") == 100.0 and result.spread("b") == (50.0, 50.0)
+    assert result.ratio("a", "b") == 2.0
+    assert "1 round(s) re-run (round 2: a)" in result.summary()
+    assert "100" in result.table()
+
+
+def test_run_rounds_ratio_is_the_median_of_per_round_ratios():
+    order = []
+
+    def make(name):
+        def measure(seconds):
+            order.append(name)
+            return {"a": [1.0, 2.0, 4.0], "b": [2.0, 2.0, 2.0]}[name][order.count(name) - 1]
+        return measure
+
+    result = speed.run_rounds({"a": make("a"), "b": make("b")}, rounds=3, seconds=0.01,
+                              tolerance=10.0)
+    assert result.ratio("a", "b") == 1.0 and result.ratio_spread("a", "b") == (0.5, 2.0)
+    assert result.rerun == [] and set(order[:2]) == {"a", "b"}  # every round times both
+
+
+def test_run_rounds_bad_arguments():
+    with pytest.raises(ValueError, match="variants must not be empty"):
+        speed.run_rounds({})
+    with pytest.raises(ValueError, match="rounds must be a positive int"):
+        speed.run_rounds({"a": lambda s: 1.0}, rounds=0)
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        speed.run_rounds({"a": lambda s: 1.0}, seconds=0)
+
+
+def test_vae_step_runner_trains_once_per_call():
+    model = VAE(VAEConfig(input_size=16, hidden_sizes=(8,), latent_size=2))
+    optimizer = tf.keras.optimizers.Adam(1e-3)
+    run, per_call = speed.vae_step_runner(model, optimizer, "loop+xla", batch_size=4, steps_per_call=3)
+    run()
+    run()
+    assert per_call == 12 and int(optimizer.iterations) == 6

@@ -1,7 +1,10 @@
 """Measuring training speed (chapter 8 and ``benchmarks/train_step.py``).
 
 Throughput is examples per second over a timing window after a warm-up, so
-tracing and compilation are not counted. The roofline is TensorFlow's own
+tracing and compilation are not counted. On a machine shared with other work one
+window is not a measurement: :func:`run_rounds` interleaves the variants over
+several rounds, re-runs a round in which a variant was far from its other rounds,
+and reports medians, ranges and medians of per-round ratios. The roofline is TensorFlow's own
 float32 matmul rate on this machine; a training step's achieved rate is
 examples/s times its FLOPs per example, counted from the layer shapes.
 """
@@ -9,8 +12,9 @@ examples/s times its FLOPs per example, counted from the layer shapes.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -21,7 +25,8 @@ from vaelib.train import FitConfig
 from vaelib.vae import VAE
 
 __all__ = ["throughput", "matmul_flops_per_second", "optimizer_update_seconds", "vae_flops_per_example",
-           "StepBound", "step_bound", "vae_step_throughput", "MODES"]
+           "StepBound", "step_bound", "vae_step_runner", "vae_step_throughput", "MODES",
+           "Rounds", "run_rounds"]
 
 MODES = ("eager", "function", "xla", "loop", "loop+xla")
 
@@ -142,10 +147,10 @@ def step_bound(model: VAE, optimizer: tf.keras.optimizers.Optimizer, *, batch_si
                      optimizer_seconds=update, optimizer_bytes=7 * 4 * size)
 
 
-def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mode: str, *,
-                        batch_size: int = 100, seconds: float = 5.0,
-                        steps_per_call: int = FitConfig.steps_per_call, seed: int = 0) -> float:
-    """Training examples per second of ``vaelib``'s VAE step, run one of several ways.
+def vae_step_runner(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mode: str, *,
+                    batch_size: int = 100, steps_per_call: int = FitConfig.steps_per_call,
+                    seed: int = 0) -> tuple[Callable[[], object], int]:
+    """A function that runs ``vaelib``'s VAE training step one of several ways, once.
 
     Args:
       model, optimizer: what to train (it is trained: use throwaway copies).
@@ -156,12 +161,12 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
         :func:`vaelib.make_train_loop`; ``"loop+xla"`` with the default
         ``steps_per_call`` is how :func:`vaelib.fit` trains by default).
       batch_size: examples per step.
-      seconds: timing window.
       steps_per_call: for the loop modes (default: ``FitConfig``'s).
-      seed: of the random binary batches.
+      seed: of the random binary batches (20 of them, MNIST's ink density).
 
     Returns:
-      Examples per second, reading every step's metrics as ``fit`` does.
+      ``(run_once, examples_per_call)``: ``run_once()`` trains and reads every
+      step's metrics as ``fit`` does.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -177,7 +182,7 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
             ran, metrics = loop(next(stacks))
             return int(ran), {k: v.numpy() for k, v in metrics.items()}
 
-        return throughput(run_loop, seconds, batch_size * steps_per_call)
+        return run_loop, batch_size * steps_per_call
     batches = [tf.constant(b) for b in data]
     step = make_train_step(model, optimizer, vae_loss,
                            element_spec=tf.TensorSpec([None, model.config.input_size], tf.float32),
@@ -191,4 +196,157 @@ def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mo
         i[0] += 1
         return {k: float(v) for k, v in out.items()}
 
-    return throughput(run, seconds, batch_size)
+    return run, batch_size
+
+
+def vae_step_throughput(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mode: str, *,
+                        batch_size: int = 100, seconds: float = 5.0,
+                        steps_per_call: int = FitConfig.steps_per_call, seed: int = 0) -> float:
+    """Training examples per second of ``vaelib``'s VAE step, run one way (see
+    :func:`vae_step_runner` for the arguments), over a window of ``seconds``."""
+    run, per_call = vae_step_runner(model, optimizer, mode, batch_size=batch_size,
+                                    steps_per_call=steps_per_call, seed=seed)
+    return throughput(run, seconds, per_call)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rounds:
+    """Rates of several variants timed in interleaved rounds (:func:`run_rounds`).
+
+    Attributes:
+      rates: ``{variant: [rate in each kept round]}``, rounds in the order run.
+      rerun: for each round that was flagged and run again, ``(round, variants
+        that deviated)``, rounds counted from 0.
+      still_flagged: kept rounds (from 0) that still deviate after the last re-run allowed.
+      load: the 1-minute load average before each kept round (``os.getloadavg``;
+        empty where the system has none).
+      tolerance: the deviation from a variant's median over rounds that flags a round.
+    """
+
+    rates: dict[str, list[float]]
+    rerun: list[tuple[int, tuple[str, ...]]]
+    still_flagged: list[int]
+    load: list[float]
+    tolerance: float
+
+    def median(self, name: str) -> float:
+        """The median over rounds of ``name``'s rate."""
+        return float(np.median(self.rates[name]))
+
+    def spread(self, name: str) -> tuple[float, float]:
+        """(min, max) over rounds of ``name``'s rate."""
+        return min(self.rates[name]), max(self.rates[name])
+
+    def ratio(self, name: str, reference: str) -> float:
+        """The median over rounds of ``rate[name] / rate[reference]`` within each round."""
+        return float(np.median(np.asarray(self.rates[name]) / np.asarray(self.rates[reference])))
+
+    def ratio_spread(self, name: str, reference: str) -> tuple[float, float]:
+        """(min, max) over rounds of the per-round ratio."""
+        ratios = np.asarray(self.rates[name]) / np.asarray(self.rates[reference])
+        return float(ratios.min()), float(ratios.max())
+
+    def table(self, unit: str = "examples/s", names: list[str] | None = None) -> str:
+        """A text table: each variant's median and min-max over the rounds."""
+        names = list(self.rates) if names is None else names
+        width = max(len(n) for n in names)
+        lines = [f"{'variant':{width}s} {unit + ' (median)':>20s} {'min-max':>21s}"]
+        for name in names:
+            low, high = self.spread(name)
+            lines.append(f"{name:{width}s} {self.median(name):20,.0f} {low:10,.0f}-{high:<10,.0f}")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line: rounds kept, rounds re-run and why, the load during the rounds."""
+        n = len(next(iter(self.rates.values())))
+        line = f"{n} rounds kept; "
+        line += ("no round re-run" if not self.rerun else f"{len(self.rerun)} round(s) re-run ("
+                 + "; ".join(f"round {r + 1}: {', '.join(v)}" for r, v in self.rerun) + ")")
+        line += f" (a round is re-run when a variant is off its median by more than {self.tolerance:.0%})"
+        if self.still_flagged:
+            line += f"; rounds still off after the last re-run: {[r + 1 for r in self.still_flagged]}"
+        if self.load:
+            line += f"; 1-min load average before the rounds: {min(self.load):.2f}-{max(self.load):.2f}"
+        return line
+
+
+def _deviating(rates: dict[str, list[float]], r: int, tolerance: float) -> tuple[str, ...]:
+    """Variants whose rate in round ``r`` is off their median over rounds by more than ``tolerance``."""
+    out = []
+    for name, values in rates.items():
+        median = float(np.median(values))
+        if median > 0 and abs(values[r] / median - 1) > tolerance:
+            out.append(name)
+    return tuple(out)
+
+
+def run_rounds(variants: Mapping[str, Callable[[float], float]], *, rounds: int = 5,
+               seconds: float = 2.0, tolerance: float = 0.3, max_reruns: int | None = None,
+               seed: int = 0, log: Callable[[str], None] | None = None) -> Rounds:
+    """Times every variant once per round, interleaved, over several rounds.
+
+    Each round runs every variant for a window of ``seconds``, in an order that
+    changes from round to round (a fresh random permutation), so that a slow
+    period of the machine falls on different variants. After all rounds, a round
+    in which some variant's rate is off that variant's median over the rounds by
+    more than ``tolerance`` (the machine was busy) is flagged and run again, the
+    most deviating round first, up to ``max_reruns`` times in all.
+
+    Args:
+      variants: ``{name: measure}``; ``measure(seconds)`` returns a rate (higher is
+        faster), timing the variant for about ``seconds`` after any warm-up.
+      rounds: rounds kept, at least 1 (3 or more for the flagging to mean anything).
+      seconds: the window of each variant in each round.
+      tolerance: relative deviation from the median that flags a round.
+      max_reruns: re-runs allowed in all (default: ``rounds``).
+      seed: of the orders.
+      log: called with a line after each round (progress), if given.
+
+    Returns:
+      :class:`Rounds`.
+
+    Raises:
+      ValueError: no variants, or a bad ``rounds``, ``seconds`` or ``tolerance``.
+    """
+    if not variants:
+        raise ValueError("variants must not be empty")
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be positive, got {tolerance}")
+    max_reruns = rounds if max_reruns is None else max_reruns
+    rng = np.random.default_rng(seed)
+    names = list(variants)
+
+    def one_round() -> tuple[dict[str, float], float]:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        return {name: float(variants[name](seconds)) for name in rng.permutation(names)}, load
+
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    loads = []
+    for r in range(rounds):
+        result, load = one_round()
+        loads.append(load)
+        for name in names:
+            rates[name].append(result[name])
+        if log:
+            log(f"round {r + 1}/{rounds} done (load {load:.2f})")
+    rerun = []
+    while len(rerun) < max_reruns and rounds >= 3:
+        flagged = {r: _deviating(rates, r, tolerance) for r in range(rounds)}
+        flagged = {r: v for r, v in flagged.items() if v}
+        if not flagged:
+            break
+        worst = max(flagged, key=lambda r: max(abs(rates[n][r] / np.median(rates[n]) - 1) for n in flagged[r]))
+        rerun.append((worst, flagged[worst]))
+        result, load = one_round()
+        loads[worst] = load
+        for name in names:
+            rates[name][worst] = result[name]
+        if log:
+            log(f"round {worst + 1} re-run ({', '.join(flagged[worst])} had deviated; load {load:.2f})")
+    still = [r for r in range(rounds) if rounds >= 3 and _deviating(rates, r, tolerance)]
+    return Rounds(rates=rates, rerun=rerun, still_flagged=still,
+                  load=[x for x in loads if x == x], tolerance=tolerance)

@@ -1,0 +1,113 @@
+"""JAX's variants of the training benchmark, served to ``train_step.py`` (a worker).
+
+Usage: python benchmarks/jax_step.py [--models notes course]
+
+The VAE training step of ``tf_train.py`` in JAX, for each model: the same layers,
+Glorot-uniform weights and zero biases, logits out, the Bernoulli likelihood from
+logits and the exact KL, ``optax.adam(1e-3)``, batch 100, on the same 20 random
+binary batches. Two variants:
+
+* ``JAX jit``: one ``jax.jit`` step per call, its loss read after every step;
+* ``JAX jit + scan 20``: ``jax.lax.scan`` over a stack of 20 batches inside one
+  ``jax.jit`` call (the same trick as ``fit``'s loop), the 20 losses read after
+  each call; the stack is passed from host memory at every call, as ``fit``
+  passes its stacked batches.
+
+Imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workers import protocol_stream, serve, timed  # noqa: E402
+
+PROTOCOL = protocol_stream() if __name__ == "__main__" else None
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+BATCH, LATENT, PER_CALL = 100, 10, 20
+MODELS = {"notes": ((784, 500, 500, 500), (LATENT, 500, 500, 784), jax.nn.sigmoid),
+          "course": ((784, 500, 500), (LATENT, 500, 500, 784), jnp.tanh)}
+MODEL_NAMES = {"notes": "notes' VAE (sigmoid)", "course": "course's VAE (tanh)"}
+
+
+def init_mlp(key, sizes):
+    params = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        key, sub = jax.random.split(key)
+        limit = np.sqrt(6.0 / (n_in + n_out))
+        params.append((jax.random.uniform(sub, (n_in, n_out), minval=-limit, maxval=limit),
+                       jnp.zeros(n_out)))
+    return params
+
+
+def apply_mlp(params, x, activation):
+    for i, (w, b) in enumerate(params):
+        x = x @ w + b
+        if i < len(params) - 1:
+            x = activation(x)
+    return x
+
+
+def train_variants(models: list[str]) -> dict:
+    rng = np.random.default_rng(0)  # the same batches as tf_train.batches()
+    data = (rng.random((20, BATCH, 784)) < 0.13).astype(np.float32)
+    variants = {}
+    for name in models:
+        encoder_sizes, decoder_sizes, activation = MODELS[name]
+        key_e, key_d = jax.random.split(jax.random.PRNGKey(0))
+        params = {"encoder": init_mlp(key_e, (*encoder_sizes, 2 * LATENT)),
+                  "decoder": init_mlp(key_d, decoder_sizes)}
+        optimizer = optax.adam(1e-3)
+
+        def loss_fn(params, x, key, activation=activation):
+            q_mu, q_logvar = jnp.split(apply_mlp(params["encoder"], x, activation), 2, axis=-1)
+            z = q_mu + jnp.exp(0.5 * q_logvar) * jax.random.normal(key, q_mu.shape)
+            logits = apply_mlp(params["decoder"], z, activation)
+            log_px_z = jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
+            kl = 0.5 * jnp.sum(jnp.exp(q_logvar) + q_mu ** 2 - 1 - q_logvar, axis=-1)
+            return -jnp.mean(log_px_z - kl)
+
+        def step(state, x, optimizer=optimizer, loss_fn=loss_fn):
+            params, opt_state, key = state
+            key, sub = jax.random.split(key)
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, sub)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state, key), loss
+
+        one = jax.jit(step, donate_argnums=0)
+        scan = jax.jit(lambda state, xs, step=step: jax.lax.scan(step, state, xs), donate_argnums=0)
+        for label, fn, per_call in (("JAX jit", one, 1), (f"JAX jit + scan {PER_CALL}", scan, PER_CALL)):
+            fresh = jax.tree_util.tree_map(jnp.copy, params)  # each variant's own: the step donates its state
+            state = [(fresh, optimizer.init(fresh), jax.random.PRNGKey(1))]
+            i = [0]
+
+            def run(fn=fn, per_call=per_call, state=state, i=i):
+                start = (i[0] * per_call) % len(data)
+                xs = data[start] if per_call == 1 else data[start:start + per_call]
+                state[0], loss = fn(state[0], xs)
+                np.asarray(loss)  # read the loss(es), as fit reads every step's
+                i[0] += 1
+
+            for _ in range(3):  # compiles now
+                run()
+            variants[f"{MODEL_NAMES[name]}: {label}"] = timed(run, BATCH * per_call)
+    return variants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    serve(train_variants(parser.parse_args().models), PROTOCOL, f"JAX {jax.__version__}, optax {optax.__version__}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Benchmark worker processes: each library times its variants in a process of its own.
+
+TensorFlow, PyTorch and JAX each keep thread pools that spin and that crash or
+slow each other when they share a process, so every library runs in a worker
+process started once (imports, tracing and compiling happen there, before the
+rounds) and then asked, one variant at a time, to time a window. Idle workers
+wait on a pipe and use no CPU. The parent process (``train_step.py``,
+``evaluation.py``) imports none of the libraries: it runs the rounds with
+:func:`vaelib.speed.run_rounds`, alternating the workers within each round.
+
+Protocol: the worker prints one JSON line ``{"ready": [variant, ...]}``, then
+answers each request line ``{"variant": name, "seconds": s}`` with
+``{"rate": r}`` or ``{"error": message}``; ``{"exit": true}`` ends it.
+Prints; writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def serve(variants: dict[str, Callable[[float], float]], protocol, about: str = "") -> None:
+    """Worker side: answers timing requests until told to exit (or stdin closes).
+    ``about`` (the library and its version) is passed on to the parent."""
+    protocol.write(json.dumps({"ready": list(variants), "about": about}) + "\n")
+    protocol.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("exit"):
+            break
+        try:
+            reply = {"rate": float(variants[request["variant"]](float(request["seconds"])))}
+        except Exception as error:  # reported to the parent, which names the variant
+            reply = {"error": f"{type(error).__name__}: {error}"}
+        protocol.write(json.dumps(reply) + "\n")
+        protocol.flush()
+
+
+def protocol_stream():
+    """Worker side, first thing: a private copy of stdout for the protocol; everything
+    else anything prints (libraries' start-up messages) goes to stderr."""
+    stream = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return stream
+
+
+def timed(run_once: Callable[[], object], examples_per_call: float, warmup: int = 1) -> Callable[[float], float]:
+    """A measure(seconds) -> examples/s for a function that runs one call."""
+
+    def measure(seconds: float) -> float:
+        for _ in range(warmup):  # caches and thread pools cooled while other variants ran
+            run_once()
+        calls, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            run_once()
+            calls += 1
+        return calls * examples_per_call / (time.perf_counter() - start)
+
+    return measure
+
+
+class Worker:
+    """Parent side: a worker process running ``script`` with ``args``."""
+
+    def __init__(self, label: str, script: str, args: list[str] = ()):
+        self.label = label
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen([sys.executable, os.path.join(HERE, script), *args],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True, bufsize=1)
+        self.variants: list[str] | None = None
+        self.error: str | None = None
+        self.about = ""
+
+    def wait_ready(self) -> list[str]:
+        """The worker's variants once it has built them; [] if it failed (see ``error``)."""
+        if self.variants is None:
+            line = self.process.stdout.readline()
+            if not line:
+                self.process.wait()
+                self.log.seek(0)
+                tail = self.log.read().strip().splitlines()[-3:]
+                self.error = f"{self.label} worker failed: " + " | ".join(tail)
+                self.variants = []
+            else:
+                hello = json.loads(line)
+                self.variants, self.about = hello["ready"], hello.get("about", "")
+        return self.variants
+
+    def measure(self, variant: str, seconds: float) -> float:
+        self.process.stdin.write(json.dumps({"variant": variant, "seconds": seconds}) + "\n")
+        reply = json.loads(self.process.stdout.readline())
+        if "error" in reply:
+            raise RuntimeError(f"{self.label} variant {variant!r}: {reply['error']}")
+        return reply["rate"]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write(json.dumps({"exit": True}) + "\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+        self.log.close()
+
+
+def start(workers: list[Worker]) -> dict[str, Callable[[float], float]]:
+    """Waits for every worker; returns ``{variant: measure}`` over all that started."""
+    variants = {}
+    for worker in workers:
+        for name in worker.wait_ready():
+            variants[name] = (lambda w, n: lambda seconds: w.measure(n, seconds))(worker, name)
+        if worker.error:
+            print(worker.error, file=sys.stderr)
+        else:
+            print(f"{worker.label} worker: {worker.about}; {len(worker.variants)} variants", flush=True)
+    return variants
