@@ -33,13 +33,15 @@ def elbo(model: VAE, x: tf.Tensor, num_samples: int = 1, *, analytic_kl: bool = 
 
     ``ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))``,
 
-    the expectation estimated with ``num_samples`` reparameterized codes. With
+    with ``log p(x|z)`` under the model's likelihood (:mod:`vaelib.likelihoods`), the
+    expectation estimated with ``num_samples`` reparameterized codes. With
     ``analytic_kl`` the KL is exact (:func:`vaelib.kl_normal_std`); otherwise it
     is estimated from the same codes as ``log_qz_x - log_pz``.
 
     Args:
       model: a :class:`vaelib.VAE`.
-      x: ``[batch, input_size]`` binary pixels.
+      x: ``[batch, input_size]`` pixels in the support of the model's likelihood
+        (binary for the default Bernoulli).
       num_samples: codes per example.
       analytic_kl: exact KL (lower variance) or Monte Carlo.
       seed: optional ``[2]`` int seed for the noise.
