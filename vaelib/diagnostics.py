@@ -178,7 +178,8 @@ def elbo_surgery(q_mu, q_logvar, samples_per_example: int = 4, seed: int = 0,
     z = q_mu + np.exp(0.5 * q_logvar) * eps  # [S, N, latent]
     log_q_cond = -0.5 * np.sum(np.log(2 * np.pi) + q_logvar + eps ** 2, axis=-1)  # [S, N]
     log_p = std_normal_log_prob(tf.constant(z)).numpy()  # [S, N]
-    log_q = log_aggregate_posterior(z.reshape(-1, latent), q_mu, q_logvar, chunk_size).reshape(samples_per_example, n)
+    log_q = log_aggregate_posterior(z.reshape(-1, latent), q_mu, q_logvar, chunk_size)
+    log_q = log_q.reshape(samples_per_example, n)
     info, marginal = log_q_cond - log_q, log_q - log_p  # [S, N] each
 
     def mean_se(values):
@@ -303,7 +304,8 @@ def gaussian_elbo(model, x, q_mu, q_logvar, num_samples: int = 1000, *, chunk_si
         eps = tf.random.stateless_normal([k, *q_mu.shape], seed=[seed, i])
         values.append(model.log_px_z(x, q_mu + tf.exp(0.5 * q_logvar) * eps).numpy().astype(np.float64))
     log_px_z = np.concatenate(values)  # [num_samples, batch]
-    se = log_px_z.std(axis=0, ddof=1) / math.sqrt(num_samples) if num_samples > 1 else np.full(x.shape[0], np.nan)
+    se = (log_px_z.std(axis=0, ddof=1) / math.sqrt(num_samples) if num_samples > 1
+          else np.full(x.shape[0], np.nan))
     return log_px_z.mean(axis=0) - kl_normal_std(q_mu, q_logvar).numpy().astype(np.float64), se
 
 
