@@ -77,6 +77,7 @@ def test_one_program_per_chunk_shape():
     assert evaluator.programs == 3
     evaluator.iwae_bound(x, 700, seed=2)  # 500 and 200 again: nothing new
     assert evaluator.programs == 3
+    assert all(f.experimental_get_tracing_count() == 1 for f in evaluator._programs.values())
 
 
 def test_iwae_bound_caches_one_evaluator_per_model_and_follows_training():

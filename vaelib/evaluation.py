@@ -64,7 +64,7 @@ class BoundEvaluator:
         # floats alive per code and example: z, every decoder layer's output, and the
         # likelihood's elementwise work on the last (XLA fuses it into one more buffer)
         self.floats_per_sample = model.config.latent_size + sum(widths) + widths[-1]
-        self._pass = tf.function(self._log_mean_exp_pass, jit_compile=True)
+        self._programs: dict[tuple[int, int], tf.types.experimental.GenericFunction] = {}
 
     @property
     def model(self) -> VAE:
@@ -88,7 +88,21 @@ class BoundEvaluator:
     @property
     def programs(self) -> int:
         """Programs traced (and compiled by XLA) so far: one per distinct chunk shape."""
-        return self._pass.experimental_get_tracing_count()
+        return sum(f.experimental_get_tracing_count() for f in self._programs.values())
+
+    def _pass(self, x, q_mu, q_logvar, eps):
+        """Runs the compiled program of ``eps``'s shape, tracing it the first time.
+
+        One ``tf.function`` per shape, each with a fixed signature: each traces once,
+        and TensorFlow's retracing warning (meant for accidental retracing) stays quiet."""
+        shape = (int(eps.shape[0]), int(eps.shape[1]))
+        program = self._programs.get(shape)
+        if program is None:
+            signature = [tf.TensorSpec(x.shape, tf.float32), tf.TensorSpec(q_mu.shape, tf.float32),
+                         tf.TensorSpec(q_logvar.shape, tf.float32), tf.TensorSpec(eps.shape, tf.float32)]
+            program = self._programs[shape] = tf.function(self._log_mean_exp_pass, jit_compile=True,
+                                                          input_signature=signature)
+        return program(x, q_mu, q_logvar, eps)
 
     def iwae_bound(self, x: tf.Tensor, num_samples: int, *, chunk_size: int = 500,
                    seed: int | None = None) -> tf.Tensor:
