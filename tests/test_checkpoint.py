@@ -150,6 +150,25 @@ def test_a_checkpoint_of_another_configuration_is_refused_naming_the_field(tmp_p
     assert contents(tmp_path) == before
 
 
+def test_a_checkpoint_of_another_likelihood_is_refused(tmp_path):
+    """The continuous Bernoulli's decoder has the Bernoulli's variables: only the likelihood differs."""
+    config = VAEConfig(input_size=6, hidden_sizes=(5,), latent_size=2)
+    x = np.random.default_rng(0).random((8, 6)).astype(np.float32)  # grey pixels suit both
+    train = lambda model, epochs: fit(model, tf.keras.optimizers.Adam(1e-2), vae_loss,
+                                      tf.data.Dataset.from_tensor_slices(x).batch(4),
+                                      FitConfig(epochs=epochs, progress=False, jit_compile=False),
+                                      checkpoint_dir=tmp_path)
+    bernoulli, continuous = VAE(config), VAE(config, likelihood="continuous_bernoulli")
+    assert [v.shape for v in bernoulli.variables] == [v.shape for v in continuous.variables]
+    assert "likelihood" not in fingerprint(bernoulli)  # fingerprints written before likelihoods still match
+    train(bernoulli, 1)
+    before = contents(tmp_path)
+    with pytest.raises(CheckpointMismatchError, match=r"likelihood: checkpoint .*, this model "
+                                                      r"ContinuousBernoulli"):
+        train(continuous, 2)
+    assert contents(tmp_path) == before
+
+
 def test_a_shape_error_from_tensorflow_names_the_folder(tmp_path):
     saved(tmp_path, 1)
     model = MLP([4, 9, 2])

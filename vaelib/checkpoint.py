@@ -67,7 +67,8 @@ def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, 
     """What must agree between a checkpoint and the model that restores it.
 
     Args:
-      model: a ``tf.Module``. Its class, each field of its ``config`` (if that is a
+      model: a ``tf.Module``. Its class, its ``likelihood`` unless that is the
+        Bernoulli (a :class:`vaelib.VAE`'s decoder likelihood), each field of its ``config`` (if that is a
         dataclass, as :class:`vaelib.VAEConfig`), the ``activation`` of each
         submodule that has one (as :class:`vaelib.Dense`), and each variable's
         shape and dtype.
@@ -78,6 +79,12 @@ def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, 
       ``{field: value}``, strings only (it is stored as JSON).
     """
     out = {"model": _qualname(model)}
+    likelihood = getattr(model, "likelihood", None)
+    # A VAE's decoder likelihood (chapter 11): the continuous Bernoulli's variables are the
+    # Bernoulli's, so only this field tells them apart. The Bernoulli, the default, is left
+    # out, so the fingerprints of checkpoints written before likelihoods existed still match.
+    if likelihood is not None and getattr(likelihood, "name", None) != "Bernoulli":
+        out["likelihood"] = repr(likelihood)
     config = getattr(model, "config", None)
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         out.update({f"config.{f.name}": repr(getattr(config, f.name)) for f in dataclasses.fields(config)})
