@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--tolerance", type=float, default=0.3)
+    parser.add_argument("--max-reruns", type=int, default=None, help="busy rounds re-run at most (default: --rounds)")
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--num-samples", type=int, default=5000)
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip PyTorch")
@@ -96,6 +97,7 @@ def main() -> None:
     try:
         variants = start(workers)
         result = run_rounds(variants, rounds=args.rounds, seconds=args.seconds, tolerance=args.tolerance,
+                            max_reruns=args.max_reruns,
                             log=lambda line: print("  " + line, flush=True))
     finally:
         for w in workers:

@@ -1,7 +1,8 @@
 """How fast is a VAE training step? vaelib's ways of running it, the notes' TF1 loop, PyTorch, JAX.
 
 Usage: python benchmarks/train_step.py [--rounds 5] [--seconds 2] [--tolerance 0.3]
-                                       [--models notes course] [--no-peers] [--no-profile]
+                                       [--max-reruns N] [--models notes course] [--no-peers]
+                                       [--no-profile]
                                        [--json PATH]
 
 Every variant trains the same VAE with Adam at 1e-3 on the same 20 random binary
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0, help="timing window per variant and round")
     parser.add_argument("--tolerance", type=float, default=0.3)
+    parser.add_argument("--max-reruns", type=int, default=None, help="busy rounds re-run at most (default: --rounds)")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=list(MODEL_NAMES))
     parser.add_argument("--groups", nargs="+", default=["modes", "tf1", "real", "roofline"],
                         help="TensorFlow variants (tf_train.py)")
@@ -101,6 +103,7 @@ def main() -> None:
         print(f"{len(variants)} variants built; {args.rounds} rounds x {args.seconds:g} s each, interleaved",
               flush=True)
         result = run_rounds(variants, rounds=args.rounds, seconds=args.seconds, tolerance=args.tolerance,
+                            max_reruns=args.max_reruns,
                             log=lambda line: print("  " + line, flush=True))
     finally:
         for worker in workers:
