@@ -54,7 +54,12 @@ def protocol_stream():
 
 
 def timed(run_once: Callable[[], object], examples_per_call: float, warmup: int = 1) -> Callable[[float], float]:
-    """A measure(seconds) -> examples/s for a function that runs one call."""
+    """A measure(seconds) -> examples/s for a function that runs one call.
+
+    The same loop as ``vaelib.speed.throughput``, kept here because a PyTorch or JAX
+    worker must not import vaelib: that would load TensorFlow and its thread pools into
+    the process being timed.
+    """
 
     def measure(seconds: float) -> float:
         for _ in range(warmup):  # caches and thread pools cooled while other variants ran

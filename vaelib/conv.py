@@ -20,6 +20,20 @@ import tensorflow as tf
 
 from vaelib.mlp import Dense
 
+
+def check_latent(z, latent_size: int) -> tf.Tensor:
+    """``z`` as float32, checked to have ``latent_size`` on its last axis (the input of
+    both decoders, this module's and :class:`vaelib.Decoder`).
+
+    Raises:
+      ValueError: the last axis of ``z`` is known and is not ``latent_size``.
+    """
+    z = tf.convert_to_tensor(z, tf.float32)
+    if z.shape.rank is not None and z.shape[-1] is not None and z.shape[-1] != latent_size:
+        raise ValueError(f"z must have latent_size={latent_size} on its last axis, got shape {z.shape}")
+    return z
+
+
 __all__ = ["ConvVAEConfig", "ConvEncoder", "ConvDecoder"]
 
 
@@ -147,10 +161,7 @@ class ConvDecoder(tf.Module):
         Raises:
           ValueError: the last axis of ``z`` is not ``latent_size``.
         """
-        z = tf.convert_to_tensor(z, tf.float32)
-        if z.shape.rank is not None and z.shape[-1] is not None and z.shape[-1] != self.config.latent_size:
-            raise ValueError(f"z must have latent_size={self.config.latent_size} on its last axis, "
-                             f"got shape {z.shape}")
+        z = check_latent(z, self.config.latent_size)
         lead = tf.shape(z)[:-1]
         h = tf.reshape(self.dense(tf.reshape(z, [-1, self.config.latent_size])),
                        [-1, 7, 7, self.config.channels[0]])

@@ -37,7 +37,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from vaelib.conv import ConvDecoder, ConvEncoder, ConvVAEConfig
+from vaelib.conv import ConvDecoder, ConvEncoder, ConvVAEConfig, check_latent
 from vaelib.distributions import normal_log_prob_from_eps, std_normal_log_prob
 from vaelib.likelihoods import Likelihood, get_likelihood
 from vaelib.mlp import MLP
@@ -152,10 +152,7 @@ class Decoder(tf.Module):
         Raises:
           ValueError: the last axis of ``z`` is not ``latent_size``.
         """
-        z = tf.convert_to_tensor(z, tf.float32)
-        if z.shape.rank is not None and z.shape[-1] is not None and z.shape[-1] != self.config.latent_size:
-            raise ValueError(f"z must have latent_size={self.config.latent_size} on its last axis, "
-                             f"got shape {z.shape}")
+        z = check_latent(z, self.config.latent_size)
         return self.net(z)
 
 
