@@ -1,0 +1,136 @@
+"""vaelib.compare against SciPy's t statistics and a Monte Carlo coverage check."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from vaelib import compare as cmp
+
+
+def test_paired_z_is_scipys_paired_t_statistic():
+    rng = np.random.default_rng(0)
+    a = rng.normal(-90, 30, size=400)
+    b = a + rng.normal(1.0, 2.0, size=400)
+    result = cmp.compare(a, b)
+    assert result.z == pytest.approx(stats.ttest_rel(a, b).statistic, rel=1e-12)
+    assert result.difference == pytest.approx(np.mean(a - b))
+    assert result.se_seeds == 0 and result.num_seeds == 1 and result.paired
+
+
+def test_unpaired_z_is_welchs_t_statistic():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, size=300), rng.normal(0.3, 2, size=500)
+    result = cmp.compare(a, b, paired=False)
+    assert result.z == pytest.approx(stats.ttest_ind(a, b, equal_var=False).statistic, rel=1e-12)
+    assert "unpaired: 300 and 500 different images" in result.verdict()
+
+
+def test_pairing_removes_between_image_variation():
+    """A constant 1-nat offset under 30 nats of between-image spread: paired finds it, unpaired
+    cannot."""
+    rng = np.random.default_rng(2)
+    a = rng.normal(-90, 30, size=1000)
+    b = a - 1.0 + rng.normal(0, 0.5, size=1000)
+    assert cmp.compare(a, b).conclusive
+    assert cmp.compare(a, b).verdict().startswith("higher by 1.0")
+    assert not cmp.compare(a, b, paired=False).significant
+
+
+def test_interval_covers_the_true_difference_95_percent_of_the_time():
+    rng = np.random.default_rng(3)
+    trials, covered = 2000, 0
+    for _ in range(trials):
+        a = rng.normal(0, 3, size=200)
+        b = a + rng.normal(0.5, 1, size=200)  # true a - b = -0.5
+        c = cmp.compare(a, b)
+        covered += abs(c.difference + 0.5) <= 2 * c.se
+    rate = covered / trials
+    expected = stats.norm.cdf(2) - stats.norm.cdf(-2)  # 0.9545 for a normal statistic
+    mc_se = np.sqrt(expected * (1 - expected) / trials)
+    assert abs(rate - expected) < 4 * mc_se + 0.01  # 0.01: t vs normal at 199 df
+
+
+def test_seeds_combine_in_quadrature_and_disagreement_is_said():
+    rng = np.random.default_rng(4)
+    base = rng.normal(-90, 30, size=(3, 500))
+    offsets = np.array([[0.95], [1.74], [-0.11]])
+    a = base + offsets + rng.normal(0, 0.1, size=(3, 500))
+    result = cmp.compare(a, base)
+    per_seed = (a - base).mean(axis=1)
+    assert result.per_seed == pytest.approx(per_seed)
+    assert result.se_seeds == pytest.approx(np.std(per_seed, ddof=1) / np.sqrt(3))
+    se_examples = np.std((a - base).mean(axis=0), ddof=1) / np.sqrt(500)
+    assert result.se == pytest.approx(np.hypot(se_examples, result.se_seeds))
+    assert not result.seeds_agree and not result.conclusive
+    assert "seeds disagree" in result.verdict()
+
+
+def test_agreeing_seeds_give_a_direction_word():
+    rng = np.random.default_rng(5)
+    b = rng.normal(-90, 30, size=(3, 1000))
+    a = b - np.array([[4.0], [4.5], [3.9]]) + rng.normal(0, 1, size=(3, 1000))
+    verdict = cmp.compare(a, b, higher="better", lower="worse").verdict()
+    assert verdict.startswith("worse by 4.1") and "paired over 1,000 images" in verdict
+    assert "all 3 seeds worse" in verdict
+
+
+def test_no_difference_is_within_the_noise():
+    rng = np.random.default_rng(6)
+    a = rng.normal(0, 1, size=100)
+    verdict = cmp.compare(a, a + rng.normal(0, 1e-3, size=100) * 0).verdict()
+    assert verdict.startswith("within the noise: +0.00 ± 0.00")
+
+
+def test_accuracies_as_zero_one_values():
+    """Two classifiers on the same 1,000 examples (chapter 2): the paired SE of the difference
+    of accuracies, against McNemar's normal approximation's statistic."""
+    rng = np.random.default_rng(7)
+    correct_a = (rng.random(1000) < 0.9).astype(float)
+    correct_b = correct_a.copy()
+    flip = rng.random(1000) < 0.05
+    correct_b[flip] = 1 - correct_b[flip]
+    result = cmp.compare(correct_a, correct_b, unit="", examples="examples", fmt=".3f")
+    n01 = np.sum((correct_a == 0) & (correct_b == 1))
+    n10 = np.sum((correct_a == 1) & (correct_b == 0))
+    mcnemar_z = (n10 - n01) / np.sqrt(n10 + n01)
+    # equal to first order: the paired SE subtracts the squared mean difference and uses n - 1
+    assert result.z == pytest.approx(mcnemar_z, rel=0.03)
+
+
+def test_ratios_over_rounds():
+    assert cmp.compare_ratios([150, 160, 140], [100, 100, 100]).verdict().startswith(
+        "faster: 1.50x (median of 3 per-round ratios, 1.40-1.60; every round agrees)")
+    mixed = cmp.compare_ratios([90, 110, 105, 95, 101], [100] * 5)
+    assert not mixed.conclusive
+    assert "3 of 5 rounds above 1" in mixed.verdict()
+    with pytest.raises(ValueError, match="positive finite"):
+        cmp.compare_ratios([1, 0], [1, 1])
+
+
+def test_summarize_carries_both_uncertainties():
+    rng = np.random.default_rng(8)
+    values = rng.normal(-88, 30, size=(3, 1000)) + np.array([[0.1], [-0.2], [0.05]])
+    estimate = cmp.summarize(values)
+    assert estimate.se_examples == pytest.approx(stats.sem(values.mean(axis=0)))
+    assert estimate.sd_seeds == pytest.approx(np.std(values.mean(axis=1), ddof=1))
+    assert "(SE over 1,000 images)" in estimate.text() and "(sd over 3 seeds)" in estimate.text()
+    assert "(one seed)" in cmp.summarize(values[0]).text()
+
+
+@pytest.mark.parametrize("a, b, match", [
+    (np.zeros(5), np.zeros(6), "same shape"),
+    (np.zeros((2, 5)), np.zeros((3, 5)), "same number of seeds"),
+    ([1.0, np.nan, 2.0], [1.0, 2.0, 3.0], "non-finite"),
+    (np.zeros((2, 2, 2)), np.zeros((2, 2, 2)), "shape"),
+    ([1.0], [2.0], "at least 2 examples"),
+])
+def test_bad_input_names_the_problem(a, b, match):
+    with pytest.raises(ValueError, match=match):
+        cmp.compare(a, b)
+
+
+def test_glue_key_must_mark_a_verdict():
+    c = cmp.compare([1.0, 2.0, 3.0], [1.0, 2.5, 2.0])
+    with pytest.raises(ValueError, match="_verdict"):
+        c.glue("gap")
+    c.glue("gap_verdict")  # outside IPython: nothing displayed, no error

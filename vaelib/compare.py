@@ -1,0 +1,381 @@
+"""Comparisons a reader can trust: paired differences, their standard errors, seeds, verdicts.
+
+Every "better", "worse", "faster", "helps" or "hurts" in the book is a
+comparison of two sets of measurements, and its sentence is glued from one of
+these objects, printed beside it:
+
+* :func:`compare` takes two sets of per-example values (a per-image bound, a
+  per-example 0/1 correctness, ...), scored on the **same** examples, and pairs
+  them: the difference is measured image by image, so the variation between
+  images (tens of nats for a log-likelihood) cancels. Each may carry a leading
+  seed axis, ``[num_seeds, num_examples]``; then the comparison also reports
+  the spread of the per-seed differences and whether the seeds agree.
+* ``compare(..., paired=False)`` is for samples that really are independent
+  (two different sets of images); the verdict then says "unpaired".
+* :func:`compare_ratios` compares two rates measured in the same interleaved
+  rounds (a round is the pairing unit) as a ratio.
+* :func:`summarize` is the headline form of one set: its mean with both
+  uncertainties, over examples and over seeds.
+
+The rules, written once here and used by every chapter:
+
+* The standard error over examples is that of the seed-averaged per-example
+  differences, ``sd / sqrt(num_examples)`` (paired), or Welch's
+  ``sqrt(var_a / n_a + var_b / n_b)`` (unpaired).
+* With several seeds, the per-seed mean differences give the seed standard
+  error ``sd / sqrt(num_seeds)``. The uncertainty of the difference is the two
+  added in quadrature (conservative: seed noise is partly in both).
+* A difference is *significant* when it is at least :data:`Z_THRESHOLD`
+  standard errors from zero, and *conclusive* when it is significant and every
+  seed's difference has its sign. Only a conclusive comparison gets a
+  direction word ("lower by ..."); otherwise the verdict says "within the
+  noise" or "the seeds disagree".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["Z_THRESHOLD", "Comparison", "RatioComparison", "Estimate", "compare",
+           "compare_ratios", "summarize"]
+
+Z_THRESHOLD = 2.0  # about a 95% two-sided interval under a normal approximation
+
+
+def _as_seeds_by_examples(values, name: str) -> np.ndarray:
+    """``values`` as a finite float64 array ``[num_seeds, num_examples]``."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be numbers, [num_examples] or [num_seeds, num_examples], "
+                        f"got {type(values).__name__}") from err
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2:
+        raise ValueError(f"{name} must have shape [num_examples] or [num_seeds, num_examples], "
+                         f"got shape {array.shape}")
+    if array.shape[1] < 2:
+        raise ValueError(f"{name} needs at least 2 examples per seed for a standard error, "
+                         f"got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"{name} holds {bad} non-finite value(s) (NaN or inf): fix the "
+                         "measurement before comparing")
+    return array
+
+
+def _sd(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n != 1 else f"1 {noun.rstrip('s')}"
+
+
+def _seeds_phrase(per_seed: Sequence[float], fmt: str, unit: str, agree: bool,
+                  direction: str | None) -> str:
+    if len(per_seed) == 1:
+        return "one seed"
+    low, high = min(per_seed), max(per_seed)
+    span = f"{low:+{fmt}} to {high:+{fmt}}{unit}"
+    if agree and direction:
+        return f"all {len(per_seed)} seeds {direction}: {span}"
+    if agree:
+        return f"{len(per_seed)} seeds, {span}"
+    return f"the {len(per_seed)} seeds disagree: {span}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """``a - b`` with its uncertainties and a verdict. Made by :func:`compare`.
+
+    Attributes:
+      difference: mean of ``a - b`` over seeds and examples.
+      se_examples: standard error of ``difference`` over examples.
+      se_seeds: standard error over seeds (0 with one seed).
+      per_seed: each seed's mean difference.
+      num_examples: examples per seed (for unpaired, ``(n_a, n_b)`` is in
+        ``num_examples_ab``).
+      paired: whether the examples were paired.
+      unit: e.g. ``"nats"``; ``""`` for none.
+      examples: what an example is, plural, e.g. ``"images"``.
+      higher, lower: the words for ``a > b`` and ``a < b``.
+      fmt: format spec of the numbers in the verdict.
+    """
+
+    difference: float
+    se_examples: float
+    se_seeds: float
+    per_seed: tuple[float, ...]
+    num_examples: int
+    num_examples_ab: tuple[int, int]
+    paired: bool
+    unit: str = "nats"
+    examples: str = "images"
+    higher: str = "higher"
+    lower: str = "lower"
+    fmt: str = ".2f"
+
+    @property
+    def num_seeds(self) -> int:
+        return len(self.per_seed)
+
+    @property
+    def se(self) -> float:
+        """The uncertainty of :attr:`difference`: both standard errors in quadrature."""
+        return math.hypot(self.se_examples, self.se_seeds)
+
+    @property
+    def z(self) -> float:
+        """``difference / se`` (inf when the difference is exact and nonzero)."""
+        if self.se == 0:
+            return 0.0 if self.difference == 0 else math.copysign(math.inf, self.difference)
+        return self.difference / self.se
+
+    @property
+    def significant(self) -> bool:
+        return abs(self.z) >= Z_THRESHOLD
+
+    @property
+    def seeds_agree(self) -> bool:
+        """Every seed's difference has the sign of the overall difference."""
+        sign = np.sign(self.difference)
+        return sign != 0 and all(np.sign(d) == sign for d in self.per_seed)
+
+    @property
+    def conclusive(self) -> bool:
+        return self.significant and self.seeds_agree
+
+    @property
+    def direction(self) -> str | None:
+        """:attr:`higher` or :attr:`lower` when conclusive, else ``None``."""
+        if not self.conclusive:
+            return None
+        return self.higher if self.difference > 0 else self.lower
+
+    def _over(self) -> str:
+        if self.paired:
+            return f"paired over {_count(self.num_examples, self.examples)}"
+        n_a, n_b = self.num_examples_ab
+        return f"unpaired: {n_a:,} and {n_b:,} different {self.examples}"
+
+    def verdict(self) -> str:
+        """The phrase a chapter glues, e.g. ``"lower by 4.22 ± 0.39 nats (paired over 1,000
+        images; all 3 seeds lower: -4.61 to -3.90 nats)"`` or ``"within the noise: +0.31 ±
+        0.41 nats (...)"``."""
+        unit = f" {self.unit}" if self.unit else ""
+        f = self.fmt
+        agree_words = self.direction
+        seeds = _seeds_phrase(self.per_seed, f, unit, self.seeds_agree, agree_words)
+        detail = f"{self._over()}; {seeds}"
+        if self.conclusive:
+            return f"{self.direction} by {abs(self.difference):{f}} ± {self.se:{f}}{unit} ({detail})"
+        if self.significant:  # significant overall, but a seed points the other way
+            return (f"not settled: {self.difference:+{f}} ± {self.se:{f}}{unit}, "
+                    f"but {seeds} ({self._over()})")
+        return f"within the noise: {self.difference:+{f}} ± {self.se:{f}}{unit} ({detail})"
+
+    def rows(self) -> list[tuple[str, str]]:
+        f, unit = self.fmt, f" {self.unit}" if self.unit else ""
+        rows = [("difference (a - b)", f"{self.difference:+{f}}{unit}"),
+                (f"SE over {self.examples}", f"{self.se_examples:{f}}" + (" (paired)" if self.paired
+                                                                         else " (unpaired, Welch)"))]
+        if self.num_seeds > 1:
+            rows += [("SE over seeds", f"{self.se_seeds:{f}}"),
+                     ("per seed", ", ".join(f"{d:+{f}}" for d in self.per_seed))]
+        rows += [("z", f"{self.z:+.1f}"), ("verdict", self.verdict())]
+        return rows
+
+    def __str__(self) -> str:
+        width = max(len(name) for name, _ in self.rows())
+        return "\n".join(f"{name:>{width}}: {value}" for name, value in self.rows())
+
+    def glue(self, name: str) -> None:
+        """Glues :meth:`verdict` under ``name`` (which must end in ``_verdict``, the mark
+        ``tests/test_prose.py`` looks for beside a comparative sentence)."""
+        if not name.endswith("_verdict"):
+            raise ValueError(f"a comparison's glue key must end in '_verdict', got {name!r}")
+        from vaelib.report import glue
+        glue(name, self.verdict())
+
+
+def compare(a, b, *, paired: bool = True, unit: str = "nats", examples: str = "images",
+            higher: str = "higher", lower: str = "lower", fmt: str = ".2f") -> Comparison:
+    """Compares ``a`` with ``b``: the mean of ``a - b`` with its uncertainty and a verdict.
+
+    Args:
+      a, b: per-example values, shape ``[num_examples]`` or ``[num_seeds, num_examples]``
+        (the seed axis first). Paired: the same shape, ``a[s, n]`` and ``b[s, n]``
+        measured on the same example ``n`` (seed ``s`` of each). Unpaired: the same
+        number of seeds, any number of examples each.
+      paired: ``False`` only when the two samples are independent (different
+        examples); the verdict then says so.
+      unit: unit of the values, e.g. ``"nats"``, ``"percentage points"``, ``""``.
+      examples: what an example is, plural (``"images"``, ``"test examples"``).
+      higher, lower: the verdict's words for ``a > b`` and ``a < b``, e.g.
+        ``"better"``, ``"worse"`` when higher is better.
+      fmt: format spec of the numbers in the verdict.
+
+    Returns:
+      A :class:`Comparison`; ``str()`` of it is the table to print beside the claim.
+
+    Raises:
+      ValueError: shapes that cannot be paired, fewer than 2 examples, a
+        non-finite value.
+    """
+    a = _as_seeds_by_examples(a, "a")
+    b = _as_seeds_by_examples(b, "b")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"a and b need the same number of seeds (first axis), got "
+                         f"{a.shape[0]} and {b.shape[0]}")
+    if paired:
+        if a.shape != b.shape:
+            raise ValueError(f"paired values need the same shape [num_seeds, num_examples], got "
+                             f"{a.shape} and {b.shape}; pass paired=False only if the examples "
+                             "really are different")
+        differences = a - b  # [num_seeds, num_examples]
+        per_seed = differences.mean(axis=1)
+        per_example = differences.mean(axis=0)
+        se_examples = _sd(per_example) / math.sqrt(per_example.size)
+        num_examples = a.shape[1]
+    else:
+        mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)  # seed-averaged, per example
+        per_seed = a.mean(axis=1) - b.mean(axis=1)
+        se_examples = math.sqrt(_sd(mean_a) ** 2 / mean_a.size + _sd(mean_b) ** 2 / mean_b.size)
+        num_examples = min(a.shape[1], b.shape[1])
+    se_seeds = _sd(per_seed) / math.sqrt(per_seed.size)
+    return Comparison(difference=float(per_seed.mean()), se_examples=float(se_examples),
+                      se_seeds=float(se_seeds), per_seed=tuple(float(d) for d in per_seed),
+                      num_examples=int(num_examples), num_examples_ab=(a.shape[1], b.shape[1]),
+                      paired=paired, unit=unit, examples=examples, higher=higher, lower=lower,
+                      fmt=fmt)
+
+
+@dataclasses.dataclass(frozen=True)
+class RatioComparison:
+    """``a / b`` over interleaved rounds. Made by :func:`compare_ratios`.
+
+    Attributes:
+      ratios: ``a[r] / b[r]`` for each round ``r``.
+      higher, lower: the words for a ratio above and below 1 (``"faster"``, ``"slower"``).
+    """
+
+    ratios: tuple[float, ...]
+    higher: str = "faster"
+    lower: str = "slower"
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.ratios))
+
+    @property
+    def conclusive(self) -> bool:
+        """At least 3 rounds, and every round's ratio on the same side of 1."""
+        r = np.asarray(self.ratios)
+        return r.size >= 3 and (bool(np.all(r > 1)) or bool(np.all(r < 1)))
+
+    def verdict(self) -> str:
+        """E.g. ``"faster: 1.54x (median of 5 per-round ratios, 1.40-1.62; every round
+        agrees)"`` or ``"no consistent difference: 0.98x (3 of 5 rounds above 1, ...)"``."""
+        r = np.asarray(self.ratios)
+        span = f"median of {r.size} per-round ratios, {r.min():.2f}-{r.max():.2f}"
+        if self.conclusive:
+            word = self.higher if self.median > 1 else self.lower
+            return f"{word}: {self.median:.2f}x ({span}; every round agrees)"
+        above = int(np.sum(r > 1))
+        return (f"no consistent difference: {self.median:.2f}x ({span}; {above} of {r.size} "
+                "rounds above 1)")
+
+    def __str__(self) -> str:
+        return (f"per-round ratios: {', '.join(f'{x:.2f}' for x in self.ratios)}\n"
+                f"verdict: {self.verdict()}")
+
+    def glue(self, name: str) -> None:
+        """Glues :meth:`verdict` under ``name`` (ending in ``_verdict``)."""
+        if not name.endswith("_verdict"):
+            raise ValueError(f"a comparison's glue key must end in '_verdict', got {name!r}")
+        from vaelib.report import glue
+        glue(name, self.verdict())
+
+
+def compare_ratios(a: Sequence[float], b: Sequence[float], *, higher: str = "faster",
+                   lower: str = "slower") -> RatioComparison:
+    """Compares two rates measured in the same interleaved rounds, round by round.
+
+    Args:
+      a, b: one positive rate per round (examples/s, say), ``a[r]`` and ``b[r]``
+        timed in the same round ``r`` (so the machine's state cancels in the ratio).
+      higher, lower: the verdict's words for a ratio above and below 1.
+
+    Raises:
+      ValueError: different numbers of rounds, fewer than 2, or a rate that is
+        not positive and finite.
+    """
+    a_arr, b_arr = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a_arr.ndim != 1 or a_arr.shape != b_arr.shape or a_arr.size < 2:
+        raise ValueError(f"a and b need one rate per round, the same rounds, at least 2; got "
+                         f"shapes {a_arr.shape} and {b_arr.shape}")
+    for name, arr in (("a", a_arr), ("b", b_arr)):
+        if not np.all(np.isfinite(arr) & (arr > 0)):
+            raise ValueError(f"{name} must hold positive finite rates, got {arr.tolist()}")
+    return RatioComparison(tuple(float(x) for x in a_arr / b_arr), higher=higher, lower=lower)
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A headline number with both of its uncertainties. Made by :func:`summarize`.
+
+    Attributes:
+      mean: over seeds and examples.
+      se_examples: standard error of the mean over examples (of the
+        seed-averaged per-example values).
+      sd_seeds: standard deviation of the per-seed means (0 with one seed).
+      per_seed: each seed's mean.
+      num_examples, unit, examples, fmt: as in :class:`Comparison`.
+    """
+
+    mean: float
+    se_examples: float
+    sd_seeds: float
+    per_seed: tuple[float, ...]
+    num_examples: int
+    unit: str = "nats"
+    examples: str = "images"
+    fmt: str = ".2f"
+
+    @property
+    def num_seeds(self) -> int:
+        return len(self.per_seed)
+
+    def text(self) -> str:
+        """E.g. ``"-88.12 nats ± 1.09 (SE over 1,000 images) ± 0.08 (sd over 3 seeds)"``."""
+        f, unit = self.fmt, f" {self.unit}" if self.unit else ""
+        over = (f"sd over {self.num_seeds} seeds" if self.num_seeds > 1 else "one seed")
+        seeds = f" ± {self.sd_seeds:{f}} ({over})" if self.num_seeds > 1 else " (one seed)"
+        return (f"{self.mean:{f}}{unit} ± {self.se_examples:{f}} "
+                f"(SE over {_count(self.num_examples, self.examples)}){seeds}")
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def summarize(values, *, unit: str = "nats", examples: str = "images",
+              fmt: str = ".2f") -> Estimate:
+    """The mean of per-example values with its SE over examples and its spread over seeds.
+
+    Args:
+      values: ``[num_examples]`` or ``[num_seeds, num_examples]`` (seed axis first,
+        the same examples for every seed).
+      unit, examples, fmt: as in :func:`compare`.
+    """
+    values = _as_seeds_by_examples(values, "values")
+    per_example = values.mean(axis=0)
+    per_seed = values.mean(axis=1)
+    return Estimate(mean=float(values.mean()),
+                    se_examples=_sd(per_example) / math.sqrt(per_example.size),
+                    sd_seeds=_sd(per_seed), per_seed=tuple(float(m) for m in per_seed),
+                    num_examples=int(values.shape[1]), unit=unit, examples=examples, fmt=fmt)
