@@ -30,6 +30,7 @@ from vaelib.bounds import elbo, elbo_terms, vae_loss
 from vaelib.evaluation import evaluate_bounds, iwae_bound
 from vaelib.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
 from vaelib.classify import classification_loss, evaluate_classifier
+from vaelib.comparison import Comparison, Estimate, compare, compare_ratios, summarize
 from vaelib.conv import ConvVAEConfig
 from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
 from vaelib.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_prob,
@@ -74,6 +75,8 @@ __all__ = [
     "bits_per_dim", "dequantize", "grey_levels",
     # numbers into prose: glue, protocol cards, published results
     "glue", "mean_std", "describe_architecture", "ProtocolCard", "published",
+    # comparisons: paired differences, seeds, verdicts (every "better" in the book)
+    "compare", "compare_ratios", "summarize", "Comparison", "Estimate",
     # figures and speed
     "image_grid", "latent_grid", "latent_scatter", "plot_curves", "profiling", "speed",
 ]

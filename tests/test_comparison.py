@@ -1,10 +1,10 @@
-"""vaelib.compare against SciPy's t statistics and a Monte Carlo coverage check."""
+"""vaelib.comparison against SciPy's t statistics and a Monte Carlo coverage check."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from vaelib import compare as cmp
+from vaelib import comparison as cmp
 
 
 def test_paired_z_is_scipys_paired_t_statistic():
