@@ -111,3 +111,17 @@ def test_protocol_card_as_row_has_the_published_tables_columns():
     assert row["data"] == "mnist: ...; 4,000 train / 1,000 test used"
     assert row["binarization"] == "train: dynamic; test: fixed (seed 1)"
     assert row["estimate"] == "L_5000; seeds 0, 1, 2"
+
+
+def test_protocol_card_shows_both_uncertainties_of_its_result():
+    import numpy as np
+
+    from vaelib.comparison import summarize
+
+    values = np.random.default_rng(0).normal(-88.0, 30.0, size=(3, 1000))
+    rows = dict(_card(result=summarize(values)).rows())
+    assert "(SE over 1,000 images)" in rows["result"] and "(sd over 3 seeds)" in rows["result"]
+    with pytest.raises(ValueError, match="1 seed"):
+        _card(result=summarize(values[0]))
+    with pytest.raises(TypeError, match="Estimate"):
+        _card(result="-88.1 ± 1.1")

@@ -131,6 +131,8 @@ class ProtocolCard:
       seeds: the seeds of the runs whose mean (± std) is reported.
       train_seconds: wall time of training, one entry per seed.
       eval_seconds: wall time of scoring, one entry per seed.
+      result: the reported number with both of its uncertainties, over images and
+        over seeds (:func:`vaelib.summarize` of the per-image values of every seed).
     """
 
     data: str
@@ -145,6 +147,7 @@ class ProtocolCard:
     seeds: tuple[int, ...]
     train_seconds: tuple[float, ...]
     eval_seconds: tuple[float, ...]
+    result: Any = None  # a vaelib.comparison.Estimate
 
     def __post_init__(self):
         for field in ("num_train", "num_test"):
@@ -157,6 +160,13 @@ class ProtocolCard:
             if len(getattr(self, field)) != len(self.seeds):
                 raise ValueError(f"{field} needs one entry per seed ({len(self.seeds)}), "
                                  f"got {len(getattr(self, field))}")
+        if self.result is not None:
+            if not hasattr(self.result, "per_seed") or not hasattr(self.result, "text"):
+                raise TypeError("result must be a vaelib.summarize(...) Estimate, got "
+                                f"{type(self.result).__name__}")
+            if self.result.num_seeds != len(self.seeds):
+                raise ValueError(f"result is over {self.result.num_seeds} seed(s) but the card "
+                                 f"names {len(self.seeds)}")
 
     def rows(self) -> list[tuple[str, str]]:
         """``(field, value)`` pairs, in reading order."""
@@ -173,7 +183,7 @@ class ProtocolCard:
             ("seeds", ", ".join(str(s) for s in self.seeds)),
             ("wall time", f"train {per_seed(self.train_seconds)}; "
                           f"evaluate {per_seed(self.eval_seconds)} (this machine)"),
-        ]
+        ] + ([("result", self.result.text())] if self.result is not None else [])
 
     def as_row(self, source: str, value: str, quantity: str) -> dict[str, str]:
         """This run as a row with the columns of :func:`vaelib.published.published_table`,
