@@ -85,3 +85,40 @@ def glue_keys(path: pathlib.Path) -> set[str]:
 def glue_references(path: pathlib.Path) -> set[str]:
     """Keys that a notebook's markdown pastes with ``{glue...}`key```."""
     return {m.group(1) for _, text in markdown_cells(path) for m in GLUE_REF.finditer(text)}
+
+
+# A comparative sentence about measured quantities: a comparative word and at least two glued
+# values in one sentence. It must sit in a paragraph that also glues a verdict of
+# vaelib.comparison (a key ending in "_verdict"), not beside a bare number pair.
+COMPARATIVE = re.compile(
+    r"\b(better|worse|faster|slower|helps?|hurts?|beats?|outperform\w*|improv(?:e|es|ed)|tighter"
+    r"|looser|(?:higher|lower|smaller|larger|greater|more|less|fewer|bigger) than)\b", re.I)
+VERDICT_SUFFIX = "_verdict"
+
+
+@dataclasses.dataclass(frozen=True)
+class BareComparison:
+    path: str
+    cell: int
+    sentence: str
+
+    def __str__(self):
+        return f"{self.path} cell {self.cell}: {self.sentence}"
+
+
+def _sentences(paragraph: str) -> list[str]:
+    # glue roles hold no full stop, so a split on ". " (and "? ", "! ") keeps them whole
+    return [s for s in re.split(r"(?<=[.?!])\s+(?=[A-Z(*_`{])", paragraph) if s.strip()]
+
+
+def bare_comparisons(path: pathlib.Path) -> list[BareComparison]:
+    """Sentences that compare glued numbers without a glued verdict in their paragraph."""
+    found = []
+    for index, text in markdown_cells(path):
+        for paragraph in re.split(r"\n\s*\n", text):
+            if any(m.group(1).endswith(VERDICT_SUFFIX) for m in GLUE_REF.finditer(paragraph)):
+                continue
+            for sentence in _sentences(paragraph):
+                if COMPARATIVE.search(sentence) and len(GLUE_REF.findall(sentence)) >= 2:
+                    found.append(BareComparison(path.name, index, " ".join(sentence.split())))
+    return found
