@@ -44,7 +44,7 @@ class RemoveHiddenGatedSolutions(SphinxTransform):
             first = parent.index(start)
             for last in range(first + 1, len(parent.children)):
                 if isinstance(parent.children[last], solution_end_node):
-                    del parent[first:last + 1]
+                    del parent[first : last + 1]
                     break
             else:  # no end beside it: sphinx-exercise's own check reports the gate
                 parent.remove(start)
@@ -57,7 +57,8 @@ def _skip(self, node):
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx_exercise")
     app.add_directive("solution-start", SolutionStart, override=True)
-    app.add_node(hidden_solution_start, html=(_skip, None), latex=(_skip, None),
-                 singlehtml=(_skip, None))
+    app.add_node(
+        hidden_solution_start, html=(_skip, None), latex=(_skip, None), singlehtml=(_skip, None)
+    )
     app.add_transform(RemoveHiddenGatedSolutions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -33,13 +33,19 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from workers import Worker, protocol_stream, serve, start, timed  # noqa: E402
 
-FAST, OP_BY_OP, TWIN = "vaelib fast path (XLA)", "op by op (model.log_weights)", "PyTorch twin (eager, inference_mode)"
+FAST, OP_BY_OP, TWIN = (
+    "vaelib fast path (XLA)",
+    "op by op (model.log_weights)",
+    "PyTorch twin (eager, inference_mode)",
+)
 ROOFLINE = "roofline: 2048x2048 matmul (FLOP/s)"
 
 
 def decoder_flops_per_sample(model) -> float:
     """2 x multiply-adds of the decoder, per code and image."""
-    return 2.0 * sum(int(layer.w.shape[0]) * int(layer.w.shape[1]) for layer in model.decoder.net.layers)
+    return 2.0 * sum(
+        int(layer.w.shape[0]) * int(layer.w.shape[1]) for layer in model.decoder.net.layers
+    )
 
 
 def worker(batch: int, num_samples: int) -> None:
@@ -54,13 +60,24 @@ def worker(batch: int, num_samples: int) -> None:
 
     model = vaelib.VAE()
     x = tf.constant((np.random.default_rng(0).random((batch, 784)) < 0.13).astype(np.float32))
-    fast = lambda: vaelib.iwae_bound(model, x, num_samples, seed=0).numpy()  # noqa: E731
-    slow = lambda: _iwae_bound_op_by_op(model, x, num_samples, 500, 0).numpy()  # noqa: E731
+
+    def fast():
+        return vaelib.iwae_bound(model, x, num_samples, seed=0).numpy()
+
+    def slow():
+        return _iwae_bound_op_by_op(model, x, num_samples, 500, 0).numpy()
+
     fast()
     slow()
-    serve({FAST: timed(fast, batch * num_samples), OP_BY_OP: timed(slow, batch * num_samples),
-           ROOFLINE: lambda s: matmul_flops_per_second(2048, 2048, 2048, s)}, protocol,
-          f"TensorFlow {tf.__version__}")
+    serve(
+        {
+            FAST: timed(fast, batch * num_samples),
+            OP_BY_OP: timed(slow, batch * num_samples),
+            ROOFLINE: lambda s: matmul_flops_per_second(2048, 2048, 2048, s),
+        },
+        protocol,
+        f"TensorFlow {tf.__version__}",
+    )
 
 
 def main() -> None:
@@ -68,7 +85,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--tolerance", type=float, default=0.3)
-    parser.add_argument("--max-reruns", type=int, default=None, help="busy rounds re-run at most (default: --rounds)")
+    parser.add_argument(
+        "--max-reruns",
+        type=int,
+        default=None,
+        help="busy rounds re-run at most (default: --rounds)",
+    )
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--num-samples", type=int, default=5000)
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip PyTorch")
@@ -78,8 +100,9 @@ def main() -> None:
     if args.worker:
         return worker(args.batch, args.num_samples)
 
-    import vaelib  # the pass size and the FLOP count; this process times nothing
     from train_step import machine, uptime
+
+    import vaelib  # the pass size and the FLOP count; this process times nothing
     from vaelib.speed import run_rounds
 
     model = vaelib.VAE()
@@ -87,18 +110,28 @@ def main() -> None:
     flops = decoder_flops_per_sample(model)
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"machine: {machine()}\nstarted {started:%Y-%m-%d %H:%M} UTC; {uptime()}")
-    print(f"L_{args.num_samples} of a batch of {args.batch}, the course's VAE: {flops / 1e6:.3f} MFLOP per "
-          f"code (decoder); fast path: {per_pass} codes per pass "
-          f"({vaelib.evaluation.DEFAULT_MEMORY_BYTES >> 20} MB of activations)", flush=True)
+    print(
+        f"L_{args.num_samples} of a batch of {args.batch}, the course's VAE: "
+        f"{flops / 1e6:.3f} MFLOP per code (decoder); fast path: {per_pass} codes per pass "
+        f"({vaelib.evaluation.DEFAULT_MEMORY_BYTES >> 20} MB of activations)",
+        flush=True,
+    )
     common = ["--batch", str(args.batch), "--num-samples", str(args.num_samples)]
     workers = [Worker("TensorFlow", "evaluation.py", ["--worker", *common])]
     if args.peers:
-        workers.append(Worker("PyTorch", "pytorch_step.py", ["eval", "--per-pass", str(per_pass), *common]))
+        workers.append(
+            Worker("PyTorch", "pytorch_step.py", ["eval", "--per-pass", str(per_pass), *common])
+        )
     try:
         variants = start(workers)
-        result = run_rounds(variants, rounds=args.rounds, seconds=args.seconds, tolerance=args.tolerance,
-                            max_reruns=args.max_reruns,
-                            log=lambda line: print("  " + line, flush=True))
+        result = run_rounds(
+            variants,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            tolerance=args.tolerance,
+            max_reruns=args.max_reruns,
+            log=lambda line: print("  " + line, flush=True),
+        )
     finally:
         for w in workers:
             w.close()
@@ -107,31 +140,59 @@ def main() -> None:
     names = [n for n in result.rates if n != ROOFLINE]
     print(result.table("samples/s", names))
     peak = result.rates[ROOFLINE]
-    print(f"{ROOFLINE}: {result.median(ROOFLINE) / 1e9:.0f} GFLOP/s median, "
-          f"{min(peak) / 1e9:.0f}-{max(peak) / 1e9:.0f}\n")
+    print(
+        f"{ROOFLINE}: {result.median(ROOFLINE) / 1e9:.0f} GFLOP/s median, "
+        f"{min(peak) / 1e9:.0f}-{max(peak) / 1e9:.0f}\n"
+    )
     shares = {}
     for name in names:
-        share = sorted(r * flops / p for r, p in zip(result.rates[name], peak))
+        share = sorted(r * flops / p for r, p in zip(result.rates[name], peak, strict=True))
         shares[name] = share[len(share) // 2]
-        print(f"{name:40s} {result.median(name) * flops / 1e9:6.0f} GFLOP/s, {shares[name]:.0%} of the roofline "
-              f"(median over rounds)")
-    print(f"  fast path: {shares[FAST]:.0%} of the roofline, target >= 50%: "
-          f"{'met' if shares[FAST] >= 0.5 else 'NOT met'}")
+        print(
+            f"{name:40s} {result.median(name) * flops / 1e9:6.0f} GFLOP/s, "
+            f"{shares[name]:.0%} of the roofline (median over rounds)"
+        )
+    print(
+        f"  fast path: {shares[FAST]:.0%} of the roofline, target >= 50%: "
+        f"{'met' if shares[FAST] >= 0.5 else 'NOT met'}"
+    )
     ratios = {}
     for other, target in ((OP_BY_OP, None), (TWIN, 1.3)):
         if other in result.rates:
             ratios[other] = result.ratio(FAST, other)
             low, high = result.ratio_spread(FAST, other)
-            print(f"  fast path / {other}: {ratios[other]:.2f}x ({low:.2f}-{high:.2f})"
-                  + ("" if target is None else f", target >= {target}: {'met' if ratios[other] >= target else 'NOT met'}"))
+            print(
+                f"  fast path / {other}: {ratios[other]:.2f}x ({low:.2f}-{high:.2f})"
+                + (
+                    ""
+                    if target is None
+                    else f", target >= {target}: {'met' if ratios[other] >= target else 'NOT met'}"
+                )
+            )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "started": started.isoformat(), "ended": ended.isoformat(),
-                       "uptime_end": uptime(), "rounds": args.rounds, "seconds": args.seconds,
-                       "batch": args.batch, "num_samples": args.num_samples, "per_pass": per_pass,
-                       "flops_per_sample": flops, "rates": result.rates, "rerun": result.rerun,
-                       "still_flagged": result.still_flagged, "load": result.load,
-                       "roofline_share": shares, "ratios": ratios}, f, indent=1)
+            json.dump(
+                {
+                    "machine": machine(),
+                    "started": started.isoformat(),
+                    "ended": ended.isoformat(),
+                    "uptime_end": uptime(),
+                    "rounds": args.rounds,
+                    "seconds": args.seconds,
+                    "batch": args.batch,
+                    "num_samples": args.num_samples,
+                    "per_pass": per_pass,
+                    "flops_per_sample": flops,
+                    "rates": result.rates,
+                    "rerun": result.rerun,
+                    "still_flagged": result.still_flagged,
+                    "load": result.load,
+                    "roofline_share": shares,
+                    "ratios": ratios,
+                },
+                f,
+                indent=1,
+            )
         print(f"wrote {args.json}")
 
 

@@ -34,18 +34,22 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 BATCH, LATENT, PER_CALL = 100, 10, 20
-MODELS = {"notes": ((784, 500, 500, 500), (LATENT, 500, 500, 784), jax.nn.sigmoid),
-          "course": ((784, 500, 500), (LATENT, 500, 500, 784), jnp.tanh)}
+MODELS = {
+    "notes": ((784, 500, 500, 500), (LATENT, 500, 500, 784), jax.nn.sigmoid),
+    "course": ((784, 500, 500), (LATENT, 500, 500, 784), jnp.tanh),
+}
 MODEL_NAMES = {"notes": "notes' VAE (sigmoid)", "course": "course's VAE (tanh)"}
 
 
 def init_mlp(key, sizes):
     params = []
-    for n_in, n_out in zip(sizes, sizes[1:]):
+    # consecutive pairs of layer sizes: sizes[1:] is one shorter, by design
+    for n_in, n_out in zip(sizes, sizes[1:], strict=False):
         key, sub = jax.random.split(key)
         limit = np.sqrt(6.0 / (n_in + n_out))
-        params.append((jax.random.uniform(sub, (n_in, n_out), minval=-limit, maxval=limit),
-                       jnp.zeros(n_out)))
+        params.append(
+            (jax.random.uniform(sub, (n_in, n_out), minval=-limit, maxval=limit), jnp.zeros(n_out))
+        )
     return params
 
 
@@ -64,8 +68,10 @@ def train_variants(models: list[str]) -> dict:
     for name in models:
         encoder_sizes, decoder_sizes, activation = MODELS[name]
         key_e, key_d = jax.random.split(jax.random.PRNGKey(0))
-        params = {"encoder": init_mlp(key_e, (*encoder_sizes, 2 * LATENT)),
-                  "decoder": init_mlp(key_d, decoder_sizes)}
+        params = {
+            "encoder": init_mlp(key_e, (*encoder_sizes, 2 * LATENT)),
+            "decoder": init_mlp(key_d, decoder_sizes),
+        }
         optimizer = optax.adam(1e-3)
 
         def loss_fn(params, x, key, activation=activation):
@@ -73,7 +79,7 @@ def train_variants(models: list[str]) -> dict:
             z = q_mu + jnp.exp(0.5 * q_logvar) * jax.random.normal(key, q_mu.shape)
             logits = apply_mlp(params["decoder"], z, activation)
             log_px_z = jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
-            kl = 0.5 * jnp.sum(jnp.exp(q_logvar) + q_mu ** 2 - 1 - q_logvar, axis=-1)
+            kl = 0.5 * jnp.sum(jnp.exp(q_logvar) + q_mu**2 - 1 - q_logvar, axis=-1)
             return -jnp.mean(log_px_z - kl)
 
         def step(state, x, optimizer=optimizer, loss_fn=loss_fn):
@@ -85,14 +91,19 @@ def train_variants(models: list[str]) -> dict:
 
         one = jax.jit(step, donate_argnums=0)
         scan = jax.jit(lambda state, xs, step=step: jax.lax.scan(step, state, xs), donate_argnums=0)
-        for label, fn, per_call in (("JAX jit", one, 1), (f"JAX jit + scan {PER_CALL}", scan, PER_CALL)):
-            fresh = jax.tree_util.tree_map(jnp.copy, params)  # each variant's own: the step donates its state
+        for label, fn, per_call in (
+            ("JAX jit", one, 1),
+            (f"JAX jit + scan {PER_CALL}", scan, PER_CALL),
+        ):
+            fresh = jax.tree_util.tree_map(
+                jnp.copy, params
+            )  # each variant's own: the step donates its state
             state = [(fresh, optimizer.init(fresh), jax.random.PRNGKey(1))]
             i = [0]
 
             def run(fn=fn, per_call=per_call, state=state, i=i):
                 start = (i[0] * per_call) % len(data)
-                xs = data[start] if per_call == 1 else data[start:start + per_call]
+                xs = data[start] if per_call == 1 else data[start : start + per_call]
                 state[0], loss = fn(state[0], xs)
                 np.asarray(loss)  # read the loss(es), as fit reads every step's
                 i[0] += 1
@@ -106,7 +117,11 @@ def train_variants(models: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    serve(train_variants(parser.parse_args().models), PROTOCOL, f"JAX {jax.__version__}, optax {optax.__version__}")
+    serve(
+        train_variants(parser.parse_args().models),
+        PROTOCOL,
+        f"JAX {jax.__version__}, optax {optax.__version__}",
+    )
 
 
 if __name__ == "__main__":

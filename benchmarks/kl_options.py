@@ -53,7 +53,9 @@ def make_variant(options: KLOptions | None, config: vaelib.VAEConfig, data: np.n
     loss_fn = vaelib.vae_loss if options is None else kl_loss(options, optimizer)
     ds = tf.data.Dataset.from_tensor_slices(data).repeat().prefetch(tf.data.AUTOTUNE)
     stacks = vaelib.stack_batches(ds, STEPS_PER_CALL)
-    loop = vaelib.make_train_loop(model, optimizer, loss_fn, element_spec=ds.element_spec, jit_compile=True)
+    loop = vaelib.make_train_loop(
+        model, optimizer, loss_fn, element_spec=ds.element_spec, jit_compile=True
+    )
 
     def run():
         ran, metrics = loop(next(stacks))
@@ -75,19 +77,26 @@ def main() -> None:
     rng = np.random.default_rng(0)
     data = (rng.random((20, BATCH, config.input_size)) < 0.13).astype(np.float32)
     assert kl_loss(KLOptions()) is vaelib.vae_loss  # the default is the plain step itself
-    print(f"model: {vaelib.describe_architecture(config)}; batch {BATCH}; {STEPS_PER_CALL} steps per "
-          f"call, XLA (fit's default); {args.rounds} rounds x {args.seconds:g} s per variant, "
-          f"interleaved in random order; TensorFlow {tf.__version__}, {os.cpu_count()} CPUs")
+    print(
+        f"model: {vaelib.describe_architecture(config)}; batch {BATCH}; {STEPS_PER_CALL} steps per "
+        f"call, XLA (fit's default); {args.rounds} rounds x {args.seconds:g} s per variant, "
+        f"interleaved in random order; TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
+    )
     runs = {name: make_variant(options, config, data) for name, options in VARIANTS.items()}
     rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for _ in range(args.rounds):
         for name in rng.permutation(list(VARIANTS)):
-            rates[name].append(throughput(runs[name], args.seconds, BATCH * STEPS_PER_CALL, warmup=1))
+            rates[name].append(
+                throughput(runs[name], args.seconds, BATCH * STEPS_PER_CALL, warmup=1)
+            )
     base = float(np.median(rates["vae_loss (plain ELBO)"]))
     print(f"\n{'variant':24s} {'examples/s (median)':>20s} {'min-max':>18s} {'vs plain':>9s}")
     for name, values in rates.items():
         median = float(np.median(values))
-        print(f"{name:24s} {median:20,.0f} {min(values):8,.0f}-{max(values):<9,.0f} {median / base:9.3f}")
+        print(
+            f"{name:24s} {median:20,.0f} {min(values):8,.0f}-{max(values):<9,.0f} "
+            f"{median / base:9.3f}"
+        )
 
 
 if __name__ == "__main__":

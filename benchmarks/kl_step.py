@@ -59,8 +59,11 @@ def main() -> None:
         before, now = (statistics.median(v) for v in results.values())
         print(f"mode {mode}: median examples/s over {args.rounds} rounds")
         for name, values in results.items():
-            print(f"  {name:24s} {statistics.median(values):9,.0f}   ("
-                  + ", ".join(f"{v:,.0f}" for v in values) + ")")
+            print(
+                f"  {name:24s} {statistics.median(values):9,.0f}   ("
+                + ", ".join(f"{v:,.0f}" for v in values)
+                + ")"
+            )
         print(f"  now / before: {now / before:.3f}")
 
 

@@ -55,13 +55,19 @@ def _with(method, make):
 
 def op_types(method) -> collections.Counter:
     def trace(model):
-        step = make_train_step(model, tf.keras.optimizers.Adam(1e-3), vaelib.vae_loss,
-                               element_spec=tf.TensorSpec([None, 784], tf.float32), jit_compile=False)
+        step = make_train_step(
+            model,
+            tf.keras.optimizers.Adam(1e-3),
+            vaelib.vae_loss,
+            element_spec=tf.TensorSpec([None, 784], tf.float32),
+            jit_compile=False,
+        )
         graph = step.get_concrete_function().graph
         ops = collections.Counter(op.type for op in graph.get_operations())
         for f in graph.as_graph_def().library.function:  # bodies of nested functions
             ops.update(node.op for node in f.node_def)
         return ops
+
     return _with(method, trace)
 
 
@@ -73,18 +79,27 @@ def main() -> None:
     args = parser.parse_args()
     graphs = {name: op_types(method) for name, method in VARIANTS.items()}
     before, now = graphs.values()
-    print(f"training-step graph: {sum(before.values())} ops before, {sum(now.values())} now; "
-          f"same op types and counts: {before == now}")
+    print(
+        f"training-step graph: {sum(before.values())} ops before, {sum(now.values())} now; "
+        f"same op types and counts: {before == now}"
+    )
     for mode in args.modes:
         results = {name: [] for name in VARIANTS}
         for r in range(args.rounds):
             order = list(VARIANTS) if r % 2 == 0 else list(reversed(VARIANTS))
             for name in order:
-                results[name].append(_with(VARIANTS[name], lambda model: vae_step_throughput(
-                    model, tf.keras.optimizers.Adam(1e-3), mode, seconds=args.seconds)))
+                results[name].append(
+                    _with(
+                        VARIANTS[name],
+                        lambda model, mode=mode: vae_step_throughput(
+                            model, tf.keras.optimizers.Adam(1e-3), mode, seconds=args.seconds
+                        ),
+                    )
+                )
         print(f"mode {mode}: examples/s over {args.rounds} interleaved rounds: median (min-max)")
         for name, values in results.items():
-            print(f"  {name:24s} {statistics.median(values):9,.0f}  ({min(values):,.0f}-{max(values):,.0f})")
+            low, high = min(values), max(values)
+            print(f"  {name:24s} {statistics.median(values):9,.0f}  ({low:,.0f}-{high:,.0f})")
         medians = [statistics.median(v) for v in results.values()]
         print(f"  now / before: {medians[1] / medians[0]:.3f}")
 

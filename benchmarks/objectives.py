@@ -37,9 +37,13 @@ BATCH = 100
 def make_variant(loss_fn, config: vaelib.VAEConfig, x: tf.Tensor):
     """A compiled step on a fresh model, warmed up (traced and compiled)."""
     model = vaelib.VAE(config)
-    step = vaelib.make_train_step(model, tf.keras.optimizers.Adam(1e-3), loss_fn,
-                                  element_spec=tf.TensorSpec([BATCH, config.input_size], tf.float32),
-                                  jit_compile=True)
+    step = vaelib.make_train_step(
+        model,
+        tf.keras.optimizers.Adam(1e-3),
+        loss_fn,
+        element_spec=tf.TensorSpec([BATCH, config.input_size], tf.float32),
+        jit_compile=True,
+    )
     for i in range(3):
         step(x[i % len(x)])
     return step
@@ -74,19 +78,24 @@ def main() -> None:
     for k in args.ks:
         for estimator in vaelib.objectives.ESTIMATORS:
             variants[f"IW k={k} {estimator}"] = vaelib.iwae_loss(k, estimator)
-    print(f"model: {vaelib.describe_architecture(config)}; batch {BATCH}; XLA; "
-          f"{args.rounds} rounds x {args.seconds:g} s per variant, interleaved; "
-          f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs")
+    print(
+        f"model: {vaelib.describe_architecture(config)}; batch {BATCH}; XLA; "
+        f"{args.rounds} rounds x {args.seconds:g} s per variant, interleaved; "
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
+    )
     steps = {name: make_variant(loss, config, x) for name, loss in variants.items()}
     rates: dict[str, list[float]] = {name: [] for name in variants}
-    for r in range(args.rounds):
+    for _ in range(args.rounds):
         for name in rng.permutation(list(variants)):
             rates[name].append(time_variant(steps[name], x, args.seconds))
     base = float(np.median(rates["ELBO (vae_loss)"]))
     print(f"\n{'variant':24s} {'examples/s (median)':>20s} {'min-max':>18s} {'vs ELBO':>8s}")
     for name, values in rates.items():
         median = float(np.median(values))
-        print(f"{name:24s} {median:20,.0f} {min(values):8,.0f}-{max(values):<9,.0f} {median / base:8.3f}")
+        print(
+            f"{name:24s} {median:20,.0f} {min(values):8,.0f}-{max(values):<9,.0f} "
+            f"{median / base:8.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""PyTorch's variants of the benchmarks, served to ``train_step.py`` and ``evaluation.py`` (a worker).
+"""PyTorch's variants of the benchmarks, served to ``train_step.py`` and ``evaluation.py``
+(a worker).
 
 Usage: python benchmarks/pytorch_step.py train [--models notes course]
        python benchmarks/pytorch_step.py eval --batch 50 --per-pass 130 --num-samples 5000
@@ -36,14 +37,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 BATCH, LATENT, PER_CALL = 100, 10, 20
-MODELS = {"notes": ((784, 500, 500, 500), (LATENT, 500, 500, 784), torch.nn.Sigmoid),
-          "course": ((784, 500, 500), (LATENT, 500, 500, 784), torch.nn.Tanh)}
+MODELS = {
+    "notes": ((784, 500, 500, 500), (LATENT, 500, 500, 784), torch.nn.Sigmoid),
+    "course": ((784, 500, 500), (LATENT, 500, 500, 784), torch.nn.Tanh),
+}
 MODEL_NAMES = {"notes": "notes' VAE (sigmoid)", "course": "course's VAE (tanh)"}
 
 
 def mlp(sizes, activation, last_activation: bool):
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+    # consecutive pairs of layer sizes: sizes[1:] is one shorter, by design
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
         linear = torch.nn.Linear(n_in, n_out)
         torch.nn.init.xavier_uniform_(linear.weight)
         torch.nn.init.zeros_(linear.bias)
@@ -70,8 +74,10 @@ def loss_fn(encoder, decoder, x):
     q_mu, q_logvar = encoder(x).chunk(2, dim=-1)
     z = q_mu + torch.exp(0.5 * q_logvar) * torch.randn_like(q_mu)
     logits = decoder(z)
-    log_px_z = -torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    kl = 0.5 * (q_logvar.exp() + q_mu ** 2 - 1 - q_logvar).sum(-1)
+    log_px_z = -torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, x, reduction="none"
+    ).sum(-1)
+    kl = 0.5 * (q_logvar.exp() + q_mu**2 - 1 - q_logvar).sum(-1)
     return -(log_px_z - kl).mean()
 
 
@@ -81,7 +87,9 @@ def train_variants(models: list[str]) -> dict:
     for name in models:
         for compiled in (False, True):
             encoder, decoder = vae(name)
-            optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=1e-3)
+            optimizer = torch.optim.Adam(
+                list(encoder.parameters()) + list(decoder.parameters()), lr=1e-3
+            )
 
             def step(x, encoder=encoder, decoder=decoder, optimizer=optimizer):
                 loss = loss_fn(encoder, decoder, x)
@@ -138,9 +146,17 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=5000)
     args = parser.parse_args()
     if args.task == "train":
-        serve(train_variants(args.models), PROTOCOL, f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+        serve(
+            train_variants(args.models),
+            PROTOCOL,
+            f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads",
+        )
     else:
-        serve(eval_variants(args.batch, args.per_pass, args.num_samples), PROTOCOL, f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+        serve(
+            eval_variants(args.batch, args.per_pass, args.num_samples),
+            PROTOCOL,
+            f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads",
+        )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,22 @@ BATCH = 100
 LATENT = 10
 PER_CALL = vaelib.FitConfig.steps_per_call
 MODELS = {  # the notes' exact layers (sigmoid), and the course's default VAE (chapter 6)
-    "notes": vaelib.VAEConfig(hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500),
-                              latent_size=LATENT, activation="sigmoid"),
+    "notes": vaelib.VAEConfig(
+        hidden_sizes=(500, 500, 500),
+        decoder_hidden_sizes=(500, 500),
+        latent_size=LATENT,
+        activation="sigmoid",
+    ),
     "course": vaelib.VAEConfig(),
 }
 MODEL_NAMES = {"notes": "notes' VAE (sigmoid)", "course": "course's VAE (tanh)"}
-MODES = {"eager": "eager", "tf.function": "function", "XLA": "xla",
-         f"{PER_CALL} steps/call": "loop", "fit's default": "loop+xla"}
+MODES = {
+    "eager": "eager",
+    "tf.function": "function",
+    "XLA": "xla",
+    f"{PER_CALL} steps/call": "loop",
+    "fit's default": "loop+xla",
+}
 DEFAULT = "fit's default"
 ROOFLINE = "roofline: 2048x2048 matmul (FLOP/s)"
 REAL_IMAGES = 10_000
@@ -65,7 +74,9 @@ def vaelib_model(name: str = "notes"):
 
 
 def notes_tf1(one_run: bool):
-    """The notes' graph and loop through tf.compat.v1 (sigmoid MLPs, log(1e-10 + p)): (run_once, examples)."""
+    """The notes' graph and loop through tf.compat.v1 (sigmoid MLPs, log(1e-10 + p)).
+
+    Returns (run_once, examples)."""
     tf1 = tf.compat.v1
     data = batches()
     graph = tf.Graph()
@@ -74,7 +85,8 @@ def notes_tf1(one_run: bool):
         tf1.set_random_seed(0)
 
         def mlp(x, sizes):
-            for n_in, n_out in zip(sizes, sizes[1:]):
+            # consecutive pairs of layer sizes: sizes[1:] is one shorter, by design
+            for n_in, n_out in zip(sizes, sizes[1:], strict=False):
                 w = tf1.Variable(tf1.truncated_normal([n_in, n_out], stddev=0.001))
                 b = tf1.Variable(tf.ones([n_out]) * 0.1)
                 x = tf.nn.sigmoid(tf.matmul(x, w) + b)
@@ -110,7 +122,9 @@ def notes_tf1(one_run: bool):
 
 
 def fit_rate(model_name: str, pipeline: bool):
-    """measure(seconds) for ``vaelib.fit`` on real images: examples/s over the epochs after the first."""
+    """measure(seconds) for ``vaelib.fit`` on real images.
+
+    The rate is examples/s over the epochs after the first."""
     images = vaelib.load_fashion_mnist(verbose=False).x_train[:REAL_IMAGES]
     ready = vaelib.binarize(images, "fixed", seed=0)
     epoch_seconds = [2.0]  # a first guess; then the last measured epoch
@@ -123,8 +137,9 @@ def fit_rate(model_name: str, pipeline: bool):
     def measure(seconds: float) -> float:
         model, optimizer = vaelib_model(model_name)
         epochs = 1 + max(2, math.ceil(seconds / epoch_seconds[0]))
-        history = vaelib.fit(model, optimizer, vaelib.vae_loss, data,
-                             vaelib.FitConfig(epochs=epochs, progress=False))
+        history = vaelib.fit(
+            model, optimizer, vaelib.vae_loss, data, vaelib.FitConfig(epochs=epochs, progress=False)
+        )
         timed_epochs = [row["seconds"] for row in history.epochs[1:]]
         epoch_seconds[0] = timed_epochs[-1]
         return len(timed_epochs) * REAL_IMAGES / sum(timed_epochs)
@@ -148,7 +163,9 @@ def build(models: list[str], groups: list[str]) -> dict:
                 variants[f"{label}: {mode_name}"] = timed(run, per_call)
         if "real" in groups and name == "course":  # the model the book trains on real data
             variants[f"{label}: fit, ready-made batches"] = fit_rate(name, pipeline=False)
-            variants[f"{label}: fit, tf.data + dynamic binarization"] = fit_rate(name, pipeline=True)
+            variants[f"{label}: fit, tf.data + dynamic binarization"] = fit_rate(
+                name, pipeline=True
+            )
     return variants
 
 

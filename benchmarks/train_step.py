@@ -54,8 +54,11 @@ FLOPS = {"notes": 8.51e6, "course": None}  # filled from vaelib in main
 
 def machine() -> str:
     try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = platform.processor() or platform.machine()
     return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
@@ -71,40 +74,74 @@ def uptime() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=2.0, help="timing window per variant and round")
+    parser.add_argument(
+        "--seconds", type=float, default=2.0, help="timing window per variant and round"
+    )
     parser.add_argument("--tolerance", type=float, default=0.3)
-    parser.add_argument("--max-reruns", type=int, default=None, help="busy rounds re-run at most (default: --rounds)")
+    parser.add_argument(
+        "--max-reruns",
+        type=int,
+        default=None,
+        help="busy rounds re-run at most (default: --rounds)",
+    )
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=list(MODEL_NAMES))
-    parser.add_argument("--groups", nargs="+", default=["modes", "tf1", "real", "roofline"],
-                        help="TensorFlow variants (tf_train.py)")
-    parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip PyTorch and JAX")
-    parser.add_argument("--no-profile", dest="profile", action="store_false",
-                        help="skip the per-op profile of fit's default step")
+    parser.add_argument(
+        "--groups",
+        nargs="+",
+        default=["modes", "tf1", "real", "roofline"],
+        help="TensorFlow variants (tf_train.py)",
+    )
+    parser.add_argument(
+        "--no-peers", dest="peers", action="store_false", help="skip PyTorch and JAX"
+    )
+    parser.add_argument(
+        "--no-profile",
+        dest="profile",
+        action="store_false",
+        help="skip the per-op profile of fit's default step",
+    )
     parser.add_argument("--json", help="also write the rates to this file")
     args = parser.parse_args()
 
     import vaelib  # flops per example, counted from the layer shapes
+
     flops = {}
     for name in args.models:
-        config = (vaelib.VAEConfig() if name == "course" else
-                  vaelib.VAEConfig(hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500),
-                                   activation="sigmoid"))
+        config = (
+            vaelib.VAEConfig()
+            if name == "course"
+            else vaelib.VAEConfig(
+                hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500), activation="sigmoid"
+            )
+        )
         flops[name] = vaelib.speed.vae_flops_per_example(vaelib.VAE(config))
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"machine: {machine()}")
     print(f"started {started:%Y-%m-%d %H:%M} UTC; {uptime()}")
 
-    workers = [Worker("TensorFlow", "tf_train.py", ["--models", *args.models, "--groups", *args.groups])]
+    workers = [
+        Worker("TensorFlow", "tf_train.py", ["--models", *args.models, "--groups", *args.groups])
+    ]
     if args.peers:
-        workers += [Worker("PyTorch", "pytorch_step.py", ["train", "--models", *args.models]),
-                    Worker("JAX", "jax_step.py", ["--models", *args.models])]
+        workers += [
+            Worker("PyTorch", "pytorch_step.py", ["train", "--models", *args.models]),
+            Worker("JAX", "jax_step.py", ["--models", *args.models]),
+        ]
     try:
         variants = start(workers)
-        print(f"{len(variants)} variants built; {args.rounds} rounds x {args.seconds:g} s each, interleaved",
-              flush=True)
-        result = run_rounds(variants, rounds=args.rounds, seconds=args.seconds, tolerance=args.tolerance,
-                            max_reruns=args.max_reruns,
-                            log=lambda line: print("  " + line, flush=True))
+        print(
+            f"{len(variants)} variants built; "
+            f"{args.rounds} rounds x {args.seconds:g} s each, interleaved",
+            flush=True,
+        )
+        result = run_rounds(
+            variants,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            tolerance=args.tolerance,
+            max_reruns=args.max_reruns,
+            log=lambda line: print("  " + line, flush=True),
+        )
     finally:
         for worker in workers:
             worker.close()
@@ -116,8 +153,10 @@ def main() -> None:
     print(result.table("examples/s", names))
     if ROOFLINE in result.rates:
         low, high = result.spread(ROOFLINE)
-        print(f"{ROOFLINE}: {result.median(ROOFLINE) / 1e9:.0f} GFLOP/s median, "
-              f"{low / 1e9:.0f}-{high / 1e9:.0f} over the rounds")
+        print(
+            f"{ROOFLINE}: {result.median(ROOFLINE) / 1e9:.0f} GFLOP/s median, "
+            f"{low / 1e9:.0f}-{high / 1e9:.0f} over the rounds"
+        )
     print("\nmedian of per-round ratios (min-max over rounds); share of that round's roofline:")
     ratios = {}
     for model in args.models:
@@ -131,34 +170,67 @@ def main() -> None:
             low, high = result.ratio_spread(default, other)
             peer = other.split(": ", 1)[1]
             target = TARGETS.get(peer)
-            mark = "" if target is None else f"  target >= {target:.2f}: {'met' if ratio >= target else 'NOT met'}"
+            mark = (
+                ""
+                if target is None
+                else f"  target >= {target:.2f}: {'met' if ratio >= target else 'NOT met'}"
+            )
             ratios[f"{DEFAULT} / {other}"] = ratio
             print(f"  {DEFAULT} / {peer:42s} {ratio:5.2f}x ({low:.2f}-{high:.2f}){mark}")
-        real, ready = f"{label}: fit, tf.data + dynamic binarization", f"{label}: fit, ready-made batches"
+        real, ready = (
+            f"{label}: fit, tf.data + dynamic binarization",
+            f"{label}: fit, ready-made batches",
+        )
         if real in result.rates:
             ratio = result.ratio(real, ready)
             ratios[f"{real} / {ready}"] = ratio
-            print(f"  fit on real data / on ready-made batches {ratio:5.2f} "
-                  f"({result.ratio_spread(real, ready)[0]:.2f}-{result.ratio_spread(real, ready)[1]:.2f})"
-                  f"  target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}")
+            low, high = result.ratio_spread(real, ready)
+            print(
+                f"  fit on real data / on ready-made batches {ratio:5.2f} ({low:.2f}-{high:.2f})"
+                f"  target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}"
+            )
         if ROOFLINE in result.rates:
             for name in (default, f"{label}: JAX jit + scan 20", f"{label}: torch.compile"):
                 if name in result.rates:
-                    share = [r * flops[model] / p for r, p in zip(result.rates[name], result.rates[ROOFLINE])]
-                    print(f"  {name.split(': ', 1)[1]:20s} {sorted(share)[len(share) // 2]:.0%} of the roofline "
-                          f"(median over rounds)")
+                    share = [
+                        r * flops[model] / p
+                        for r, p in zip(result.rates[name], result.rates[ROOFLINE], strict=True)
+                    ]
+                    print(
+                        f"  {name.split(': ', 1)[1]:20s} {sorted(share)[len(share) // 2]:.0%} "
+                        "of the roofline (median over rounds)"
+                    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "started": started.isoformat(), "ended": ended.isoformat(),
-                       "uptime_end": uptime(), "rounds": args.rounds, "seconds": args.seconds,
-                       "tolerance": args.tolerance, "rates": result.rates, "rerun": result.rerun,
-                       "still_flagged": result.still_flagged, "load": result.load,
-                       "flops_per_example": flops, "ratios": ratios}, f, indent=1)
+            json.dump(
+                {
+                    "machine": machine(),
+                    "started": started.isoformat(),
+                    "ended": ended.isoformat(),
+                    "uptime_end": uptime(),
+                    "rounds": args.rounds,
+                    "seconds": args.seconds,
+                    "tolerance": args.tolerance,
+                    "rates": result.rates,
+                    "rerun": result.rerun,
+                    "still_flagged": result.still_flagged,
+                    "load": result.load,
+                    "flops_per_example": flops,
+                    "ratios": ratios,
+                },
+                f,
+                indent=1,
+            )
         print(f"\nwrote {args.json}")
     if args.profile:
         print("\nWhere the default step's time goes (benchmarks/profile_step.py):", flush=True)
-        subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                     "profile_step.py")], check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_step.py"),
+            ],
+            check=False,
+        )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def protocol_stream():
     return stream
 
 
-def timed(run_once: Callable[[], object], examples_per_call: float, warmup: int = 1) -> Callable[[float], float]:
+def timed(
+    run_once: Callable[[], object], examples_per_call: float, warmup: int = 1
+) -> Callable[[float], float]:
     """A measure(seconds) -> examples/s for a function that runs one call.
 
     The same loop as ``vaelib.speed.throughput``, kept here because a PyTorch or JAX
@@ -79,9 +81,14 @@ class Worker:
     def __init__(self, label: str, script: str, args: list[str] = ()):
         self.label = label
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen([sys.executable, os.path.join(HERE, script), *args],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, script), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            bufsize=1,
+        )
         self.variants: list[str] | None = None
         self.error: str | None = None
         self.about = ""
@@ -128,5 +135,8 @@ def start(workers: list[Worker]) -> dict[str, Callable[[float], float]]:
         if worker.error:
             print(worker.error, file=sys.stderr)
         else:
-            print(f"{worker.label} worker: {worker.about}; {len(worker.variants)} variants", flush=True)
+            print(
+                f"{worker.label} worker: {worker.about}; {len(worker.variants)} variants",
+                flush=True,
+            )
     return variants

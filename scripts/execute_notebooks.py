@@ -29,7 +29,9 @@ import traceback
 import nbformat
 from nbclient import NotebookClient
 
-TF_NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} |To enable the following)")
+TF_NATIVE_LOG = re.compile(
+    r"^(WARNING: All log messages before absl|[IWE]\d{4} |To enable the following)"
+)
 
 
 def strip_native_logs(nb: nbformat.NotebookNode) -> None:
@@ -39,7 +41,9 @@ def strip_native_logs(nb: nbformat.NotebookNode) -> None:
         kept = []
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                lines = [l for l in out["text"].splitlines(True) if not TF_NATIVE_LOG.match(l)]
+                lines = [
+                    line for line in out["text"].splitlines(True) if not TF_NATIVE_LOG.match(line)
+                ]
                 if not "".join(lines).strip():
                     continue
                 out["text"] = "".join(lines)
@@ -58,10 +62,16 @@ def code_digest(nb: nbformat.NotebookNode) -> str:
 
 
 def execute(nb: nbformat.NotebookNode, path: pathlib.Path) -> None:
-    """Runs every cell of ``nb`` (read from ``path``) in place; on an error, ``nb`` keeps what ran."""
+    """Runs every cell of ``nb`` (read from ``path``) in place.
+
+    On an error, ``nb`` keeps what ran."""
     try:
-        NotebookClient(nb, timeout=3600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=3600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     finally:
         strip_native_logs(nb)
 
@@ -69,12 +79,17 @@ def execute(nb: nbformat.NotebookNode, path: pathlib.Path) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Execute notebooks in place, at full length.")
     parser.add_argument("paths", nargs="+", type=pathlib.Path)
-    parser.add_argument("--report-dir", type=pathlib.Path,
-                        help="keep going after a failure and write failing notebooks and logs here")
+    parser.add_argument(
+        "--report-dir",
+        type=pathlib.Path,
+        help="keep going after a failure and write failing notebooks and logs here",
+    )
     args = parser.parse_args(argv)
     if os.environ.get("VAELIB_QUICK") == "1":
-        parser.error("VAELIB_QUICK=1 is set: the stored outputs must be the full-length run; "
-                     "unset it (the test suite sets it for its own short runs)")
+        parser.error(
+            "VAELIB_QUICK=1 is set: the stored outputs must be the full-length run; "
+            "unset it (the test suite sets it for its own short runs)"
+        )
     failed = []
     for path in args.paths:
         start = time.perf_counter()
@@ -85,10 +100,14 @@ def main(argv: list[str]) -> int:
             if args.report_dir is None:
                 raise
             args.report_dir.mkdir(parents=True, exist_ok=True)
+            elapsed = time.perf_counter() - start
             (args.report_dir / f"{path.stem}.log").write_text(
-                f"{path}: failed after {time.perf_counter() - start:.0f} s\n\n{traceback.format_exc()}")
+                f"{path}: failed after {elapsed:.0f} s\n\n{traceback.format_exc()}"
+            )
             nbformat.write(nb, args.report_dir / path.name)  # executed up to the failing cell
-            print(f"{path}: FAILED ({type(error).__name__}); report in {args.report_dir}", flush=True)
+            print(
+                f"{path}: FAILED ({type(error).__name__}); report in {args.report_dir}", flush=True
+            )
             failed.append(path)
             continue
         seconds = time.perf_counter() - start

@@ -33,13 +33,17 @@ def config_macros(config_path: pathlib.Path = ROOT / "_config.yml") -> dict[str,
 
 def used_macros(nb: nbformat.NotebookNode, macros: dict[str, str]) -> list[str]:
     """The macros that the notebook's markdown cells use, in ``macros``' order."""
-    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown" and c.get("id") != CELL_ID)
+    text = "\n".join(
+        c.source for c in nb.cells if c.cell_type == "markdown" and c.get("id") != CELL_ID
+    )
     return [name for name in macros if re.search(rf"\\{re.escape(name)}(?![A-Za-z])", text)]
 
 
 def macro_cell_source(macros: dict[str, str]) -> str:
     """One ``\\newcommand`` per macro, all in one inline math span."""
-    lines = "\n".join(rf"\newcommand{{\{name}}}{{{definition}}}" for name, definition in macros.items())
+    lines = "\n".join(
+        rf"\newcommand{{\{name}}}{{{definition}}}" for name, definition in macros.items()
+    )
     return f"$\n{lines}\n$"
 
 

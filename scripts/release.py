@@ -40,7 +40,7 @@ def version(root: pathlib.Path = ROOT) -> str:
     """``vaelib.__version__``, read from the file (without importing TensorFlow)."""
     match = VERSION_LINE.search((root / "vaelib" / "__init__.py").read_text())
     if not match:
-        raise ValueError("vaelib/__init__.py has no line __version__ = \"...\"")
+        raise ValueError('vaelib/__init__.py has no line __version__ = "..."')
     return match.group(1)
 
 
@@ -50,9 +50,7 @@ def install_cell(url: str, tag: str) -> str:
     pip's default strategy ("only-if-needed") keeps every requirement that is
     already satisfied, so Colab's own TensorFlow, Keras and NumPy stay as they are.
     """
-    return ("import sys\n\n"
-            f"if {MARKER}:\n"
-            f'    %pip install -q "vaelib @ git+{url}@{tag}"')
+    return f'import sys\n\nif {MARKER}:\n    %pip install -q "vaelib @ git+{url}@{tag}"'
 
 
 def notebooks(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
@@ -79,13 +77,17 @@ def mismatches(root: pathlib.Path = ROOT) -> list[str]:
             wrong.append(str(error))
             continue
         if "".join(cell["source"]) != expected:
-            wrong.append(f"{path.relative_to(root)}: install cell is {''.join(cell['source'])!r}, "
-                         f"expected {expected!r}")
+            wrong.append(
+                f"{path.relative_to(root)}: install cell is {''.join(cell['source'])!r}, "
+                f"expected {expected!r}"
+            )
     return wrong
 
 
 def set_version(new: str, root: pathlib.Path = ROOT) -> list[pathlib.Path]:
-    """Writes ``new`` into ``vaelib/__init__.py`` and every install cell; returns the changed files."""
+    """Writes ``new`` into ``vaelib/__init__.py`` and every install cell.
+
+    Returns the changed files."""
     if not re.fullmatch(r"\d+\.\d+\.\d+", new):
         raise ValueError(f"version must look like 1.2.3, got {new!r}")
     init = root / "vaelib" / "__init__.py"
@@ -104,15 +106,24 @@ def set_version(new: str, root: pathlib.Path = ROOT) -> list[pathlib.Path]:
 
 def release(new: str, root: pathlib.Path = ROOT) -> None:
     """Sets the version, commits, and tags ``v<new>``; refuses a dirty tree or an existing tag."""
-    git = lambda *args: subprocess.run(["git", *args], cwd=root, check=True, text=True,  # noqa: E731
-                                       capture_output=True).stdout
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, check=True, text=True, capture_output=True
+        ).stdout
+
     if git("status", "--porcelain").strip():
         raise SystemExit("release: the working tree has uncommitted changes; commit them first")
     if git("tag", "--list", f"v{new}").strip():
         raise SystemExit(f"release: tag v{new} already exists")
     changed = set_version(new, root)
     git("add", *[str(p.relative_to(root)) for p in changed])
-    git("commit", "-q", "-m", f"Release v{new}: vaelib.__version__ and every chapter's Colab install pin")
+    git(
+        "commit",
+        "-q",
+        "-m",
+        f"Release v{new}: vaelib.__version__ and every chapter's Colab install pin",
+    )
     git("tag", "-a", f"v{new}", "-m", f"vaelib {new}")
     print(f"tagged v{new}; push it with: git push origin main v{new}")
 
@@ -121,8 +132,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("version", nargs="?", help="the new version, e.g. 0.2.0")
     parser.add_argument("--check", action="store_true", help="only check the install cells")
-    parser.add_argument("--print-install-command", action="store_true",
-                        help="print the pip command of the install cell")
+    parser.add_argument(
+        "--print-install-command",
+        action="store_true",
+        help="print the pip command of the install cell",
+    )
     args = parser.parse_args(argv)
     if args.print_install_command:
         print(install_cell(repository_url(), "v" + version()).splitlines()[-1].strip())
