@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import tensorflow as tf
 from toy_data import dataset
 from vaelib.bounds import vae_loss
 from vaelib.checkpoint import (CheckpointError, CheckpointFolder, CheckpointLockedError,
-                               CheckpointMismatchError, fingerprint)
+                               CheckpointMismatchError, CheckpointSaveError, fingerprint)
 from vaelib.classify import classification_loss
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
@@ -254,3 +255,138 @@ def test_kill_9_during_a_save_resumes_from_the_last_complete_checkpoint(tmp_path
     for a, b in zip(reference.trainable_variables, resumed.trainable_variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
     assert all(contents(folder)[name] == data for name, data in debris.items() if name.startswith("ckpt-2"))
+
+
+# Issue 22: a run deletes only what it wrote; a failed save leaves the folder as it was.
+
+def fit_toy(checkpoint_dir, epochs, **config):
+    """The toy classifier trained with fit; max_to_keep is fit's default (2) unless given."""
+    set_seed(1)
+    return fit(MLP([4, 8, 2], seed=3), tf.keras.optimizers.Adam(1e-2), classification_loss,
+               lambda e: dataset(seed=e),
+               FitConfig(epochs=epochs, progress=False, jit_compile=False, steps_per_call=1, **config),
+               checkpoint_dir=checkpoint_dir)
+
+
+def unchanged(path, before):
+    """Every file that existed before still exists with the same bytes (the lock file and
+    TensorFlow's index file, which vaelib rewrites and never reads, aside)."""
+    after = contents(path)
+    changed = sorted(name for name, data in before.items()
+                     if name != "checkpoint" and after.get(name) != data)
+    assert not changed, f"changed or deleted: {changed}"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one bit flipped"])
+def test_a_skipped_corrupt_checkpoint_and_an_earlier_runs_are_never_deleted(tmp_path, damage):
+    fit_toy(tmp_path, 2)  # ckpt-1, ckpt-2
+    data = next(tmp_path.glob("ckpt-2.data-*"))
+    raw = data.read_bytes()
+    data.write_bytes(raw[:-10] if damage == "truncated" else raw[:-1] + bytes([raw[-1] ^ 1]))
+    before = contents(tmp_path)
+    with pytest.warns(RuntimeWarning) as warned:
+        history = fit_toy(tmp_path, 5)  # resumes after epoch 1, saves ckpt-3, -4, -5, -6
+    assert [row["epoch"] for row in history.epochs] == [2, 3, 4, 5]
+    unchanged(tmp_path, before)  # ckpt-1 (intact, an earlier run's) and the corrupt ckpt-2 stay
+    numbers = sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("ckpt-*.json"))
+    assert numbers == [1, 2, 5, 6]  # this run's two newest, and what it did not write
+    assert re.search(rf"restoring ckpt-1.*ckpt-2: .*{data.name}.*stay in {tmp_path} as they are, "
+                     r"never counted among max_to_keep nor deleted", str(warned[0].message))
+
+
+# A fit in another process whose files may not exceed a size limit (RLIMIT_FSIZE; the
+# kernel refuses a write beyond it, as it would on a full disk): its saves fail.
+FULL_DISK = textwrap.dedent("""
+    import os, resource, signal, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.path.insert(0, sys.argv[2])
+    import tensorflow as tf
+    import vaelib
+    from toy_data import dataset
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), resource.RLIM_INFINITY))
+    vaelib.set_seed(1)
+    try:
+        vaelib.fit(vaelib.MLP([4, 300, 300, 2], seed=3), tf.keras.optimizers.Adam(1e-2),
+                   vaelib.classification_loss, lambda e: dataset(seed=e),
+                   vaelib.FitConfig(epochs=3, progress=False, jit_compile=False, steps_per_call=1),
+                   checkpoint_dir=sys.argv[1])
+    except vaelib.CheckpointSaveError as error:
+        print("SAVE-ERROR", error)
+""")
+
+
+def fit_with_file_size_limit(folder, limit):
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(folder), str(TESTS), str(limit)],
+                          capture_output=True, text=True, timeout=240)
+    assert "SAVE-ERROR" in done.stdout, done.stdout + done.stderr
+    return done.stdout.split("SAVE-ERROR", 1)[1]
+
+
+def test_a_failed_first_save_is_cleaned_up_and_the_next_run_starts(tmp_path):
+    folder = tmp_path / "ckpt"
+    message = fit_with_file_size_limit(folder, 100_000)  # the data file is about 1.1 MB
+    assert f"could not save checkpoint ckpt-1 in checkpoint_dir {folder}" in message
+    assert "File too large" in message and "function_node" not in message
+    assert re.search(r"a checkpoint needs about 1\.\d MB, [\d.]+ [kMG]B free there", message)
+    assert sorted(p.name for p in folder.iterdir()) == [".vaelib-lock"]  # no ckpt-1_temp left
+    set_seed(1)
+    history = fit(MLP([4, 300, 300, 2], seed=3), tf.keras.optimizers.Adam(1e-2),
+                  classification_loss, lambda e: dataset(seed=e),
+                  FitConfig(epochs=1, progress=False, jit_compile=False, steps_per_call=1),
+                  checkpoint_dir=folder)  # before issue 22: "holds checkpoint files but no intact"
+    assert len(history.epochs) == 1 and (folder / "ckpt-1.json").exists()
+
+
+def test_a_failed_later_save_keeps_every_earlier_file_and_resumes(tmp_path):
+    fit_toy(tmp_path, 1)  # ckpt-1 of the small classifier, from an earlier run
+    (tmp_path / "notes.txt").write_text("the user's own file")
+    before = contents(tmp_path)
+    patched = tf.train.Checkpoint.write
+
+    def fails(self, prefix, *args, **kwargs):  # a full disk inside TensorFlow's writer
+        os.makedirs(f"{prefix}_temp")
+        pathlib.Path(f"{prefix}_temp/part-00000-of-00001.data-00000-of-00001.tempstate1").write_bytes(b"0")
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "{{function_node __wrapped__SaveV2_dtypes_6_device_/job:localhost/replica:0/"
+            f"task:0/device:CPU:0}}}} {prefix}_temp/part-00000; No space left on device [Op:SaveV2]")
+
+    tf.train.Checkpoint.write = fails
+    try:
+        with pytest.raises(CheckpointSaveError, match=rf"could not save checkpoint ckpt-2 in "
+                                                      rf"checkpoint_dir {tmp_path} \(ResourceExhaustedError: "
+                                                      r"/.*No space left on device \[Op:SaveV2\]\); the disk "
+                                                      r"is full.*needs about [\d.]+ (bytes|kB).*every earlier "
+                                                      r"checkpoint is intact"):
+            fit_toy(tmp_path, 3)
+    finally:
+        tf.train.Checkpoint.write = patched
+    unchanged(tmp_path, before)
+    assert set(contents(tmp_path)) == set(before)  # and nothing new is left behind
+    assert not (tmp_path / "ckpt-2_temp").exists()
+    history = fit_toy(tmp_path, 3)
+    assert [row["epoch"] for row in history.epochs] == [2, 3]
+    unchanged(tmp_path, before)
+
+
+@pytest.mark.parametrize("how", ["fit", "folder"])
+def test_a_tilde_in_checkpoint_dir_is_the_home_folder(tmp_path, monkeypatch, how):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    if how == "fit":
+        fit_toy("~/vae-ckpts", 1)
+    else:
+        saved("~/vae-ckpts", 1)
+    assert (home / "vae-ckpts" / "ckpt-1.json").exists()
+    assert list(work.iterdir()) == []  # no folder literally named "~"
+    with pytest.raises(ValueError, match=r"checkpoint_dir '~no-such-user-x/c' starts with '~' but names "
+                                         r"no home folder"):
+        fit_toy("~no-such-user-x/c", 1)
+    for bad, error in (("", ValueError), (3, TypeError), (b"ckpts", TypeError)):
+        with pytest.raises(error, match="checkpoint_dir must be a folder path"):
+            fit_toy(bad, 1)
+    assert list(work.iterdir()) == []

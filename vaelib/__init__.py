@@ -29,6 +29,7 @@ from vaelib import diagnostics, profiling, published, speed  # as modules: vaeli
 from vaelib.bounds import elbo, elbo_terms, vae_loss
 from vaelib.evaluation import evaluate_bounds, iwae_bound
 from vaelib.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
+from vaelib.checkpoint import CheckpointSaveError
 from vaelib.classify import classification_loss, evaluate_classifier
 from vaelib.comparison import Comparison, Estimate, compare, compare_ratios, summarize
 from vaelib.conv import ConvVAEConfig
@@ -60,6 +61,7 @@ __all__ = [
     "FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit", "make_train_loop",
     "make_train_step",
     "stack_batches", "CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
+    "CheckpointSaveError",
     # densities, bounds, estimators, the VAE (chapters 4-7)
     "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "normal_log_prob_from_eps",
     "std_normal_log_prob",

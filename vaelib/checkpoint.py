@@ -13,8 +13,14 @@ of the model's configuration, and the size and SHA-256 of each file. So:
 * TensorFlow's ``checkpoint`` index file is written for other tools but never
   trusted: the files themselves are;
 * every save takes a number above every ``ckpt-*`` name in the folder, so no
-  file this run did not write is ever overwritten (a failed save's remains are
-  left as they are, for the user to inspect);
+  file this run did not write is ever overwritten;
+* a run deletes only what it wrote itself: rotation (``max_to_keep``) counts and
+  deletes only the checkpoints saved by this :class:`CheckpointFolder`; those of
+  earlier runs, foreign files and checkpoints skipped as incomplete or corrupt
+  stay where they are, never counted, never deleted (the warning says so);
+* a save that fails (a full disk) removes the files it had begun, and raises
+  :class:`CheckpointSaveError` naming the folder and the space a checkpoint needs,
+  so the next run finds the folder as it was before;
 * a checkpoint of another configuration (a tanh model resumed as a relu one) is
   refused with an error naming the differing field;
 * one training run at a time: the folder is locked (``flock``) while a run uses
@@ -29,6 +35,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -37,10 +44,11 @@ from typing import Mapping
 
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.download import sha256_of
 
-__all__ = ["CheckpointError", "CheckpointLockedError", "CheckpointMismatchError", "CheckpointFolder",
-           "fingerprint"]
+__all__ = ["CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
+           "CheckpointSaveError", "CheckpointFolder", "fingerprint"]
 
 FORMAT = 1
 LOCK_NAME = ".vaelib-lock"
@@ -57,6 +65,19 @@ class CheckpointLockedError(CheckpointError):
 
 class CheckpointMismatchError(CheckpointError, ValueError):
     """The checkpoint was written by a model of another configuration or shape."""
+
+
+class CheckpointSaveError(CheckpointError):
+    """A checkpoint could not be written (a full disk, say). The files that save had
+    begun were removed; every checkpoint written before it is intact."""
+
+
+def _size(num_bytes: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if num_bytes < 1000 or unit == "GB":
+            return f"{num_bytes:.0f} {unit}" if unit == "bytes" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1000
+    raise AssertionError  # unreachable
 
 
 def _qualname(obj: object) -> str:
@@ -127,21 +148,25 @@ class CheckpointFolder:
       folder: the folder; created if missing.
       checkpoint: what to save and restore (model, optimizer, epoch counter).
       fingerprint: the model's :func:`fingerprint`, stored in each manifest.
-      max_to_keep: complete checkpoints kept; older ones of the same
-        fingerprint are deleted after a save. Incomplete or foreign files never are.
+      max_to_keep: checkpoints of this run kept; after a save, this run's older
+        ones beyond it are deleted. Files this run did not write never are.
       writer: ``False`` on a worker that must not write (every worker of a
         multi-worker run but the chief): it restores, takes no lock, and saves nothing.
+
+    Raises:
+      TypeError, ValueError: ``folder`` is not a path (``"~/ckpts"`` is the home
+        folder's), or ``max_to_keep`` is not a positive int.
     """
 
     def __init__(self, folder: str | os.PathLike, checkpoint: tf.train.Checkpoint,
                  fingerprint: Mapping[str, str], *, max_to_keep: int = 2, writer: bool = True):
-        if not isinstance(max_to_keep, int) or max_to_keep <= 0:
-            raise ValueError(f"max_to_keep must be a positive int, got {max_to_keep!r}")
-        self.folder = pathlib.Path(folder)
+        self.max_to_keep = validation.positive_int("max_to_keep", max_to_keep)
+        self.folder = validation.path("checkpoint_dir", folder)
         self.checkpoint, self.fingerprint = checkpoint, dict(fingerprint)
-        self.max_to_keep, self.writer = max_to_keep, writer
+        self.writer = validation.flag("writer", writer)
         self._lock_file = None
         self._last = 0  # the highest number this run wrote
+        self._written: list[tuple[int, list[str]]] = []  # (number, file names) this run wrote
 
     def __enter__(self) -> "CheckpointFolder":
         if self.writer:
@@ -245,7 +270,9 @@ class CheckpointFolder:
                 continue
             if skipped:
                 warnings.warn(f"{self.folder}: restoring ckpt-{number}, the highest intact checkpoint; "
-                              "skipped (and left as they are) " + "; ".join(skipped),
+                              "skipped " + "; ".join(skipped) + f". The skipped files stay in "
+                              f"{self.folder} as they are, never counted among max_to_keep nor "
+                              "deleted: inspect them, then move or delete them yourself",
                               RuntimeWarning, stacklevel=2)
             self._check_fingerprint(number, manifest["fingerprint"])
             self._read(number)
@@ -278,44 +305,117 @@ class CheckpointFolder:
             raise CheckpointError(f"cannot restore checkpoint {prefix}: {error}") from error
 
     def save(self, epoch: int) -> pathlib.Path | None:
-        """Writes the next checkpoint, then its manifest, then deletes old ones.
+        """Writes the next checkpoint, then its manifest, then deletes this run's old ones.
 
         Returns:
           Its path prefix (``.../ckpt-N``), or ``None`` where ``writer`` is false.
+
+        Raises:
+          CheckpointSaveError: the files could not be written (a full disk, a file-size
+            limit, a folder that vanished); the ones this save had begun are removed.
         """
         if not self.writer:
             return None
         self.folder.mkdir(parents=True, exist_ok=True)
+        before = {p.name for p in self.folder.iterdir()}
         number = max([self._last, *self._numbers()]) + 1  # above every name: nothing is overwritten
         prefix = self.folder / f"ckpt-{number}"
-        self.checkpoint.write(str(prefix))
+        try:
+            self.checkpoint.write(str(prefix))
+            files = sorted(p for p in self.folder.iterdir() if p.name == f"{prefix.name}.index"
+                           or p.name.startswith(f"{prefix.name}.data-"))
+            _write_json(self.folder / f"ckpt-{number}.json", {
+                "format": FORMAT, "number": number, "epoch": int(epoch),
+                "fingerprint": self.fingerprint,
+                "writer": f"pid {os.getpid()} on {socket.gethostname()}",
+                "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
+                          for p in files}})
+        except BaseException as error:  # a full disk, or an interrupt: remove what was begun
+            self._remove_new(number, before)
+            if isinstance(error, (OSError, tf.errors.OpError)):
+                raise self._save_error(prefix, error) from error
+            raise
         self._last = number
-        files = sorted(p for p in self.folder.iterdir()
-                       if p.name == f"{prefix.name}.index" or p.name.startswith(f"{prefix.name}.data-"))
-        _write_json(self.folder / f"ckpt-{number}.json", {
-            "format": FORMAT, "number": number, "epoch": int(epoch), "fingerprint": self.fingerprint,
-            "writer": f"pid {os.getpid()} on {socket.gethostname()}",
-            "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)} for p in files}})
+        self._written.append((number, [p.name for p in files]))
         kept = self._rotate()
         # TensorFlow's index file, for tf.train.latest_checkpoint and other tools; never read here
-        _write_text(self.folder / "checkpoint", "".join(
-            [f'model_checkpoint_path: "{prefix.name}"\n']
-            + [f'all_model_checkpoint_paths: "ckpt-{n}"\n' for n in kept]))
+        try:
+            _write_text(self.folder / "checkpoint", "".join(
+                [f'model_checkpoint_path: "{prefix.name}"\n']
+                + [f'all_model_checkpoint_paths: "ckpt-{n}"\n' for n in kept]))
+        except OSError as error:  # the checkpoint itself is complete and verified
+            warnings.warn(f"{prefix} is saved, but TensorFlow's index file "
+                          f"{self.folder / 'checkpoint'} could not be updated "
+                          f"({error.strerror or error}); vaelib never reads it",
+                          RuntimeWarning, stacklevel=2)
         return prefix
 
-    def _rotate(self) -> list[int]:
-        """Deletes complete checkpoints of this fingerprint beyond ``max_to_keep``; returns the kept."""
-        ours = []
-        for number in self._numbers():
-            path = self.folder / f"ckpt-{number}.json"
+    def _remove_new(self, number: int, before: set[str]) -> None:
+        """Removes what a failed save of ``ckpt-<number>`` had begun: every ``ckpt-<number>...``
+        name (TensorFlow's ``ckpt-N_temp`` folder, partial files) that was not there before."""
+        for path in self.folder.iterdir():
+            match = _NUMBERED.match(path.name)
+            if match and int(match.group(1)) == number and path.name not in before:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+    def _save_error(self, prefix: pathlib.Path, error: Exception) -> CheckpointSaveError:
+        """The library's error for a failed save: the folder, the cause, the space needed."""
+        if isinstance(error, tf.errors.OpError):  # without TensorFlow's "{{function_node ...}}"
+            message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", error.message).strip()
+            cause = f"{type(error).__name__}: {(message.splitlines() or [''])[0]}"
+        else:
+            cause = f"{type(error).__name__}: {error.strerror or error}"
+        full = (isinstance(error, tf.errors.ResourceExhaustedError)
+                or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+                or any(word in str(error).lower() for word in ("no space", "too large", "quota")))
+        needed = self._bytes_needed()
+        try:
+            free = f"{_size(shutil.disk_usage(self.folder).free)} free there"
+        except OSError:
+            free = "its free space unknown"
+        space = (f"a checkpoint needs about {_size(needed)}" if needed else
+                 "a checkpoint's size is unknown") + f", {free}"
+        return CheckpointSaveError(
+            f"could not save checkpoint {prefix.name} in checkpoint_dir {self.folder} ({cause}); "
+            + (f"the disk is full or a file-size limit was reached: {space}. " if full
+               else f"{space}. ")
+            + "The files this save had begun were removed and every earlier checkpoint is intact: "
+            "free some space (or pass another checkpoint_dir) and run again; fit resumes from "
+            "the last checkpoint saved, if any")
+
+    def _bytes_needed(self) -> int:
+        """The size of this run's last checkpoint, or else of the variables it will hold."""
+        if self._written:
+            return sum((self.folder / name).stat().st_size for name in self._written[-1][1]
+                       if (self.folder / name).exists())
+        try:
+            objects = tf.train.TrackableView(self.checkpoint).descendants()
+        except (AttributeError, TypeError, ValueError):
+            return 0
+        seen, total = set(), 0
+        for obj in objects:
+            shape, dtype = getattr(obj, "shape", None), getattr(obj, "dtype", None)
+            if shape is None or dtype is None or id(obj) in seen:
+                continue
+            seen.add(id(obj))
             try:
-                manifest = json.loads(path.read_text())
-                if manifest["fingerprint"] == self.fingerprint:
-                    ours.append((number, manifest))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # not ours to delete
-        for number, manifest in ours[:-self.max_to_keep]:
-            (self.folder / f"ckpt-{number}.json").unlink()  # first: a half-deleted one is incomplete
-            for name in manifest["files"]:
+                total += int(tf.TensorShape(shape).num_elements() or 0) * tf.as_dtype(dtype).size
+            except (TypeError, ValueError):
+                continue
+        return total
+
+    def _rotate(self) -> list[int]:
+        """Deletes this run's checkpoints beyond ``max_to_keep``, oldest first; returns the kept.
+
+        Only checkpoints this :class:`CheckpointFolder` wrote are counted or deleted: an
+        earlier run's, a foreign file or a checkpoint skipped as corrupt is never touched.
+        """
+        while len(self._written) > self.max_to_keep:
+            number, names = self._written.pop(0)
+            (self.folder / f"ckpt-{number}.json").unlink(missing_ok=True)  # first: a half-deleted
+            for name in names:  # checkpoint is then incomplete, never mistaken for an intact one
                 (self.folder / name).unlink(missing_ok=True)
-        return [number for number, _ in ours[-self.max_to_keep:]]
+        return [number for number, _ in self._written]

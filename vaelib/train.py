@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Mapping, Union
 
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.checkpoint import CheckpointFolder, fingerprint
 from vaelib.progress import Progress
 from vaelib.step import LossFn, make_train_loop, make_train_step, stack_batches
@@ -55,7 +56,10 @@ class FitConfig:
         metrics are still recorded, and a non-finite one still stops training
         at the step it happened. Training with a ``strategy`` always uses 1.
       progress: show a progress bar (see :mod:`vaelib.progress`).
-      max_to_keep: checkpoints kept in ``checkpoint_dir``.
+      max_to_keep: checkpoints of this run kept in ``checkpoint_dir`` (earlier
+        runs' checkpoints are never deleted).
+
+    Integers may be NumPy integers and flags NumPy bools (:mod:`vaelib.validation`).
     """
 
     epochs: int = 10
@@ -65,13 +69,11 @@ class FitConfig:
     max_to_keep: int = 2
 
     def __post_init__(self):
+        # vaelib.validation's rules; NumPy values are stored as Python ones
         for field in ("epochs", "steps_per_call", "max_to_keep"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{field} must be a positive int, got {value!r}")
+            object.__setattr__(self, field, validation.positive_int(field, getattr(self, field)))
         for field in ("jit_compile", "progress"):
-            if not isinstance(getattr(self, field), bool):
-                raise TypeError(f"{field} must be True or False, got {getattr(self, field)!r}")
+            object.__setattr__(self, field, validation.flag(field, getattr(self, field)))
 
 
 @dataclasses.dataclass
@@ -188,7 +190,9 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
       callbacks: each called as ``callback(epoch, row)`` after each epoch.
       checkpoint_dir: if given, restore the highest intact checkpoint there
         (skipping the epochs it had finished) and save one after every epoch; see
-        :mod:`vaelib.checkpoint`. The folder is locked while ``fit`` runs.
+        :mod:`vaelib.checkpoint`. The folder is locked while ``fit`` runs; a
+        leading ``~`` is the home folder. Only checkpoints this call saved are
+        ever deleted (``config.max_to_keep``).
       strategy: train data-parallel with a ``tf.distribute`` strategy (see
         :func:`make_train_step`); ``None`` trains on the default device. With a
         multi-worker strategy every worker calls ``fit`` with the same arguments
@@ -209,7 +213,11 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
         NaN, or fails the loss function's check (pixels outside [0, 1]).
       vaelib.checkpoint.CheckpointError: ``checkpoint_dir`` is in use by
         another run, or was written by another configuration, or holds no
-        intact checkpoint; nothing in it is changed.
+        intact checkpoint; nothing in it is changed. Its subclass
+        ``CheckpointSaveError``: a save failed (a full disk); what it had begun
+        is removed, and the checkpoints saved before are kept.
+      ValueError: ``loss_fn`` is a :func:`vaelib.kl_loss` whose warm-up reads
+        another optimizer's step counter than ``optimizer``'s.
     """
     if not isinstance(config, FitConfig):
         raise TypeError(f"config must be a vaelib.FitConfig, got {type(config).__name__}")
@@ -263,7 +271,7 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
             fingerprint(model, optimizer), max_to_keep=config.max_to_keep, writer=writer)
     with folder if folder is not None else contextlib.nullcontext():
         if folder is not None and folder.restore() is not None:
-            _check_variables(model, f"in the checkpoint restored from {checkpoint_dir}")
+            _check_variables(model, f"in the checkpoint restored from {folder.folder}")
         else:
             _check_variables(model, "before training")
         try:
@@ -277,7 +285,7 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
                 f"distributed training stopped in epoch {int(epoch_var.numpy()) + 1}: "
                 f"another worker or device is gone ({reason}). "
                 "Restart every worker with the same TF_CONFIG and arguments; "
-                + (f"fit resumes from the last checkpoint in {checkpoint_dir}. " if folder else
+                + (f"fit resumes from the last checkpoint in {folder.folder}. " if folder else
                    "pass checkpoint_dir to resume instead of starting again. ")
                 + "TensorFlow may keep this process waiting for the lost worker at exit: "
                 "end it (os._exit(1) in a script)") from error
