@@ -117,3 +117,27 @@ def test_log_prob_from_eps_has_the_reparameterized_gradient():
 def test_integer_arguments_are_densities_too():
     np.testing.assert_allclose(d.kl_normal_std([0, 1], [0, 0]).numpy(), 0.5, rtol=1e-6)
     np.testing.assert_allclose(d.std_normal_log_prob([0, 0]).numpy(), -np.log(2 * np.pi), rtol=1e-6)
+
+
+# Issue 22: relu and |.| take their derivative at 0 as 0, so x*l - relu(l) - log1p(exp(-|l|))
+# had a gradient off by 0.5 at a logit of exactly 0. Checked against central differences of
+# an independent float64 form, log p = x*l - log(1 + e^l) (np.logaddexp), and x - sigmoid(l).
+GRAD_LOGITS = np.array([0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 1e-3, -1e-3, 0.5, -2.0, 30.0, -30.0],
+                       np.float32)
+
+
+def bernoulli_log_prob_64(x, l):
+    return x * l - np.logaddexp(0.0, l)
+
+
+@pytest.mark.parametrize("x", [0.0, 1.0, 0.3])
+def test_bernoulli_gradient_is_right_at_and_near_a_zero_logit(x):
+    logits = tf.Variable(GRAD_LOGITS)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(d.bernoulli_log_prob(tf.fill([len(GRAD_LOGITS), 1], x), logits[:, None]))
+    got = tape.gradient(total, logits).numpy().astype(np.float64)
+    l, h = GRAD_LOGITS.astype(np.float64), 1e-6
+    finite_differences = (bernoulli_log_prob_64(x, l + h) - bernoulli_log_prob_64(x, l - h)) / (2 * h)
+    np.testing.assert_allclose(got, finite_differences, atol=1e-6)
+    np.testing.assert_allclose(got, x - 1 / (1 + np.exp(-l)), atol=1e-7)
+    assert got[0] == pytest.approx(x - 0.5, abs=1e-7)  # was x: the 0.5 of sigmoid(0) missing

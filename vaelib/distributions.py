@@ -41,9 +41,15 @@ def bernoulli_log_prob(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     x = tf.convert_to_tensor(x, tf.float32)
     logits = tf.convert_to_tensor(logits, tf.float32)
     # sigmoid_cross_entropy_with_logits, written out so that x broadcasts against
-    # logits [num_samples, batch, d]: max(l, 0) - l * x + log(1 + exp(-|l|))
-    return tf.reduce_sum(x * logits - tf.nn.relu(logits) - tf.math.log1p(tf.exp(-tf.abs(logits))),
-                         axis=-1)
+    # logits [num_samples, batch, d]: softplus(l) = max(l, 0) + log(1 + exp(-|l|)). Like
+    # TensorFlow's, max(l, 0) and -|l| are selects on one condition, l >= 0: relu and abs
+    # would each take their derivative at l = 0 as 0, and the gradient there would be off by
+    # 0.5 (it is x - sigmoid(l)). The values are the same, bit for bit.
+    positive = logits >= 0
+    zeros = tf.zeros_like(logits)
+    relu_logits = tf.where(positive, logits, zeros)
+    neg_abs_logits = tf.where(positive, -logits, logits)
+    return tf.reduce_sum(x * logits - relu_logits - tf.math.log1p(tf.exp(neg_abs_logits)), axis=-1)
 
 
 def normal_log_prob(z: tf.Tensor, mu: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
