@@ -222,3 +222,69 @@ def test_one_trace_per_compiled_step(name):
         for batch in ds:  # 10, 10, 3
             assert np.isfinite(float(step(batch)["loss"]))
     assert step.experimental_get_tracing_count() == 1
+
+
+def cb_log_prob_64(x, l):
+    """The continuous Bernoulli's log-density in float64: the Bernoulli cross-entropy plus
+    log C = log(l / tanh(l / 2)), with its limit log 2 at l = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_c = np.where(l == 0, math.log(2.0), np.log(l / np.tanh(l / 2)))
+    return x * l - np.logaddexp(0.0, l) + log_c
+
+
+@pytest.mark.parametrize("x", [0.0, 1.0, 0.25])
+def test_continuous_bernoulli_gradient_is_right_at_and_near_a_zero_logit(x):
+    """Issue 22: at a logit of exactly 0 the gradient was off by 0.5 (the Bernoulli term's)."""
+    grid = np.array([0.0, 1e-7, -1e-7, 1e-3, -1e-3, 0.7, -1.3, 12.0], np.float32)
+    logits = tf.Variable(grid)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(lk.ContinuousBernoulli().log_prob(tf.fill([len(grid), 1], x),
+                                                                logits[:, None]))
+    got = tape.gradient(total, logits).numpy()
+    l, h = grid.astype(np.float64), 1e-4
+    want = (cb_log_prob_64(x, l + h) - cb_log_prob_64(x, l - h)) / (2 * h)
+    np.testing.assert_allclose(got, want, atol=2e-6)
+    assert got[0] == pytest.approx(x - 0.5, abs=1e-6)
+
+
+def test_bits_per_dim_refuses_an_nll_and_nan_and_takes_arrays():
+    """Issue 22: bits_per_dim(95.0, 784, dequantized=False) returned -0.17 bits; NaN, NaN;
+    an array failed inside float()."""
+    with pytest.raises(ValueError, match=r"log_px of a discrete model \(dequantized=False\) is "
+                                         r"log P\(k\) <= 0, got 95.*-nll"):
+        lk.bits_per_dim(95.0, 784, dequantized=False)
+    for bad in (float("nan"), np.float32("nan"), float("inf")):
+        with pytest.raises(ValueError, match="log_px must be a"):
+            lk.bits_per_dim(bad, 784, dequantized=True)
+    for bad in ("-95", None, True, [1.0, "a"]):
+        with pytest.raises(TypeError, match="log_px must be a number"):
+            lk.bits_per_dim(bad, 784, dequantized=True)
+    log_px = np.array([[-2000.0, -2500.0], [-1800.0, -np.inf]])
+    got = lk.bits_per_dim(log_px, 784, dequantized=False)
+    assert got.shape == (2, 2)
+    np.testing.assert_allclose(got, -log_px / (784 * math.log(2)))
+    assert lk.bits_per_dim(np.float32(-2000.0), np.int64(784), dequantized=np.True_) == pytest.approx(
+        (2000.0 + 784 * math.log(256)) / (784 * math.log(2)))
+    assert isinstance(lk.bits_per_dim(np.array(-2000.0), 784, dequantized=False), float)
+    with pytest.raises(ValueError, match=r"log_px .*got nan \(at index \(1,\)\)"):
+        lk.bits_per_dim(np.array([-1.0, np.nan]), 784, dequantized=True)
+    with pytest.raises(ValueError, match=r"got 3 \(at index \(0, 1\)\)"):
+        lk.bits_per_dim(np.array([[-1.0, 3.0]]), 784, dequantized=False)
+    with pytest.raises(TypeError, match="num_dims must be a positive int, got 784.0"):
+        lk.bits_per_dim(-1.0, 784.0, dequantized=False)
+    with pytest.raises(TypeError, match="dequantized must be True or False, got 0"):
+        lk.bits_per_dim(-1.0, 784, dequantized=0)
+
+
+@pytest.mark.parametrize("bad, error", [(None, TypeError), (float("nan"), ValueError),
+                                        ("-7", TypeError), (True, TypeError),
+                                        (float("-inf"), ValueError)])
+def test_likelihood_floors_are_checked_at_construction(bad, error):
+    """Issue 22: DiscretizedLogistic(min_log_scale=None | nan | "-7") failed only at first use."""
+    with pytest.raises(error, match="min_log_scale must be a finite number"):
+        lk.DiscretizedLogistic(min_log_scale=bad)
+    if bad is not None:  # None is Gaussian's "no floor"
+        with pytest.raises(error, match="min_logvar must be a finite number"):
+            lk.Gaussian(min_logvar=bad)
+    assert lk.DiscretizedLogistic(np.float32(-5.0)).min_log_scale == -5.0
+    assert repr(lk.DiscretizedLogistic()) == "DiscretizedLogistic(min_log_scale=-7.0)"  # fingerprints

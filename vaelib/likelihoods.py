@@ -34,6 +34,7 @@ from typing import ClassVar
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.distributions import bernoulli_log_prob, normal_log_prob
 
 __all__ = ["Likelihood", "Bernoulli", "ContinuousBernoulli", "Gaussian", "DiscretizedLogistic",
@@ -211,9 +212,8 @@ class Gaussian(Likelihood):
     support: ClassVar[str] = "real pixels (a density)"
 
     def __post_init__(self):
-        if self.min_logvar is not None and not (isinstance(self.min_logvar, (int, float))
-                                                and math.isfinite(self.min_logvar)):
-            raise ValueError(f"min_logvar must be a finite float or None, got {self.min_logvar!r}")
+        if self.min_logvar is not None:  # vaelib.validation's rule: a finite real number
+            object.__setattr__(self, "min_logvar", validation.real("min_logvar", self.min_logvar))
 
     def _parts(self, x_params):
         mu, logvar = _split(x_params, 2)
@@ -253,6 +253,10 @@ class DiscretizedLogistic(Likelihood):
     num_params: ClassVar[int] = 2
     support: ClassVar[str] = "256 levels k / 255"
     half_bin: ClassVar[float] = 1.0 / 510.0
+
+    def __post_init__(self):  # checked here, not at first use (as Gaussian's min_logvar)
+        object.__setattr__(self, "min_log_scale",
+                           validation.real("min_log_scale", self.min_log_scale))
 
     def _parts(self, x_params):
         mu, log_scale = _split(x_params, 2)
@@ -331,14 +335,15 @@ def dequantize(images, seed: int = 0) -> np.ndarray:
     for the 8-bit image ``k`` (Theis et al. 2016): see :func:`bits_per_dim`.
     """
     k = _images(images).astype(np.float32)
+    seed = validation.integer("seed", seed, minimum=0)
     return (k + np.random.default_rng(seed).random(k.shape, dtype=np.float32)) / 256.0
 
 
 def dequantized_dataset(images, *, batch_size: int, seed: int = 0) -> tf.data.Dataset:
     """Shuffled batches of freshly dequantized pixels, a new ``u`` each epoch (fixed by ``seed``)."""
     k = _images(images)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = validation.positive_int("batch_size", batch_size)
+    seed = validation.integer("seed", seed, minimum=0)
     ds = tf.data.Dataset.from_tensor_slices(k).shuffle(len(k), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
@@ -346,16 +351,52 @@ def dequantized_dataset(images, *, batch_size: int, seed: int = 0) -> tf.data.Da
         lambda x, s: (tf.cast(x, tf.float32) + tf.random.stateless_uniform(tf.shape(x), seed=s)) / 256.0)
 
 
-def bits_per_dim(log_px, num_dims: int, *, dequantized: bool) -> float:
+def bits_per_dim(log_px, num_dims: int, *, dequantized: bool) -> float | np.ndarray:
     """Negative log-likelihood of 8-bit images in bits per pixel.
 
+    ``bits = -log P(k) / (D log 2)``, with ``log P(k) = log_px`` for a discrete model and
+    ``log P(k) >= log_px - D log 256`` for a density of dequantized pixels.
+
     Args:
-      log_px: nats per image: of the levels ``k`` (a discrete model; ``dequantized=False``)
-        or a density of ``(k + u) / 256`` (``dequantized=True``: ``D log 256`` is
-        subtracted, giving a bound on ``log P(k)``, Theis et al. 2016).
+      log_px: nats per image, the log-likelihood itself (negative for a discrete model),
+        not the positive NLL that papers print: of the levels ``k`` (a discrete model;
+        ``dequantized=False``) or a density of ``(k + u) / 256`` (``dequantized=True``:
+        ``D log 256`` is subtracted, giving a bound on ``log P(k)``, Theis et al. 2016).
+        A number, or an array of them (one per image, say).
       num_dims: pixels per image, ``D``.
+      dequantized: whether ``log_px`` is a density of dequantized pixels.
+
+    Returns:
+      bits per pixel: a float for a number, an array of ``log_px``'s shape for an array.
+
+    Raises:
+      ValueError: ``log_px`` holds NaN or ``+inf``, or, with ``dequantized=False``, a
+        positive value (a probability is at most 1: pass ``-nll``, not ``nll``).
+      TypeError: ``log_px`` is not a number or an array of numbers, ``num_dims`` not an
+        integer, ``dequantized`` not a bool.
     """
-    if not isinstance(num_dims, int) or num_dims <= 0:
-        raise ValueError(f"num_dims must be a positive int, got {num_dims!r}")
-    log_pk = float(log_px) - (num_dims * LOG_256 if dequantized else 0.0)
-    return -log_pk / (num_dims * math.log(2.0))
+    num_dims = validation.positive_int("num_dims", num_dims)
+    dequantized = validation.flag("dequantized", dequantized)
+    scalar = np.ndim(log_px) == 0
+    if scalar:
+        log_px = validation.real("log_px", np.asarray(log_px).item(), finite=False)
+    values = np.asarray(log_px)
+    if values.dtype == object or not (np.issubdtype(values.dtype, np.floating)
+                                      or np.issubdtype(values.dtype, np.integer)):
+        raise validation.ArgumentTypeError(
+            f"log_px must be a number or an array of numbers (nats per image), got {values.dtype} "
+            f"values of shape {values.shape}")
+    values = values.astype(np.float64)
+    bad = np.isnan(values) | (values == np.inf)
+    if bad.any():
+        where = "" if scalar else f" (at index {tuple(int(i) for i in np.argwhere(bad)[0])})"
+        raise ValueError(f"log_px must be a log-likelihood in nats, got {values[bad][0]}{where}")
+    if not dequantized and (values > 0).any():
+        where = "" if scalar else f" (at index {tuple(int(i) for i in np.argwhere(values > 0)[0])})"
+        raise ValueError(
+            f"log_px of a discrete model (dequantized=False) is log P(k) <= 0, got "
+            f"{values[values > 0][0]:g}{where}: pass the log-likelihood, -nll, not the positive "
+            "NLL that papers print")
+    log_pk = values - (num_dims * LOG_256 if dequantized else 0.0)
+    bits = -log_pk / (num_dims * math.log(2.0))
+    return float(bits) if scalar else bits
