@@ -28,11 +28,11 @@ def test_default_options_are_the_plain_elbo_loss():
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"beta": 0.0}, ValueError, "beta must be positive"),
-    ({"beta": float("nan")}, TypeError, "beta must be a finite number"),
+    ({"beta": float("nan")}, ValueError, "beta must be a finite number"),
     ({"beta": True}, TypeError, "beta must be a finite number"),
     ({"free_bits": -0.1}, ValueError, "free_bits must be >= 0"),
-    ({"warmup_steps": 1.5}, ValueError, "warmup_steps must be an int"),
-    ({"warmup_steps": -1}, ValueError, "warmup_steps must be an int"),
+    ({"warmup_steps": 1.5}, TypeError, "warmup_steps must be a non-negative int"),
+    ({"warmup_steps": -1}, ValueError, "warmup_steps must be a non-negative int"),
 ])
 def test_options_are_checked(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -153,3 +153,26 @@ def test_a_resumed_fit_continues_the_warm_up(tmp_path):
     # epoch 2 is steps 3, 4, 5: weights 0.9, 1.2, 1.5
     np.testing.assert_allclose(resumed.epochs[0]["train_kl_weight"], 1.5 * (3 + 4 + 5) / 5 / 3, rtol=1e-6)
     np.testing.assert_allclose(resumed.epochs[0]["train_kl_weight"], whole.epochs[1]["train_kl_weight"])
+
+
+def test_a_warm_up_that_reads_another_optimizer_is_refused_before_training():
+    """Issue 22: kl_loss(KLOptions(warmup_steps=10), opt_a) trained by fit with opt_b kept the
+    KL weight at 0 for the whole run (opt_a's counter never moves): beta = 0, with no word."""
+    model = vaelib.VAE(CONFIG)
+    opt_a, opt_b = tf.keras.optimizers.Adam(1e-3), tf.keras.optimizers.Adam(1e-3)
+    loss_fn = kl_loss(KLOptions(warmup_steps=10), opt_a)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    config = vaelib.FitConfig(epochs=2, progress=False, jit_compile=False)
+    with pytest.raises(ValueError, match=r"loss_fn \(kl_loss\) reads the step counter of another "
+                                         r"optimizer.*KL weight would stay at 0.*kl_loss\(options, "
+                                         r"optimizer\)"):
+        vaelib.fit(model, opt_b, loss_fn, dataset(), config)
+    for b, v in zip(before, model.trainable_variables):  # refused before any step
+        np.testing.assert_array_equal(b, v.numpy())
+    for build in (make_train_step, make_train_loop):
+        with pytest.raises(ValueError, match="reads the step counter of another optimizer"):
+            build(model, opt_b, loss_fn)
+    history = vaelib.fit(model, opt_a, loss_fn, dataset(), config)  # the same optimizer: trains
+    assert history.epochs[-1]["train_kl_weight"] > 0
+    # without a warm-up the optimizer is not read, so any optimizer may train the loss
+    vaelib.fit(model, opt_b, kl_loss(KLOptions(beta=2.0), opt_a), dataset(), config)

@@ -16,7 +16,8 @@ minimizes its negative mean. Three common changes act on the KL term only:
   linearly from 0 at the first step to ``beta`` after ``warmup_steps`` steps,
   ``weight = beta * min(1, t / warmup_steps)`` with ``t`` the optimizer's ``iterations``
   before the step. The schedule reads that counter, so it is saved in a checkpoint with
-  the optimizer and a resumed run continues it; :func:`vaelib.fit` needs no change.
+  the optimizer and a resumed run continues it; :func:`vaelib.fit` needs no change, but
+  refuses a loss whose warm-up reads another optimizer than the one it trains with.
 
 The factory :func:`kl_loss` returns :func:`vaelib.vae_loss` itself for the default
 options, so the plain ELBO step keeps exactly its graph (``benchmarks/kl_options.py``
@@ -28,10 +29,10 @@ options can be compared on the bound.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.bounds import elbo_terms, vae_loss
 from vaelib.distributions import kl_normal_std
 from vaelib.step import LossFn
@@ -56,17 +57,15 @@ class KLOptions:
     warmup_steps: int = 0
 
     def __post_init__(self):
+        # vaelib.validation's rules; NumPy numbers are stored as Python ones
         for field in ("beta", "free_bits"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise TypeError(f"{field} must be a finite number, got {value!r}")
+            object.__setattr__(self, field, validation.real(field, getattr(self, field)))
         if not self.beta > 0:
             raise ValueError(f"beta must be positive, got {self.beta!r}; beta = 1 is the ELBO")
         if self.free_bits < 0:
             raise ValueError(f"free_bits must be >= 0 nats per dimension, got {self.free_bits!r}")
-        if (isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int)
-                or self.warmup_steps < 0):
-            raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
+        object.__setattr__(self, "warmup_steps",
+                           validation.integer("warmup_steps", self.warmup_steps, minimum=0))
 
     @property
     def is_elbo(self) -> bool:
@@ -104,13 +103,17 @@ def kl_loss(options: KLOptions = KLOptions(), optimizer: tf.keras.optimizers.Opt
     Args:
       options: beta, free bits, warm-up. The default is the ELBO.
       optimizer: the optimizer that trains with this loss; needed only for a
-        warm-up, whose schedule reads ``optimizer.iterations``.
+        warm-up, whose schedule reads ``optimizer.iterations``. Training the loss
+        with another optimizer (which would leave that counter, and so the KL
+        weight, at 0 for the whole run) is refused by :func:`vaelib.fit` and
+        :func:`vaelib.make_train_step` before the first step.
 
     Returns:
       :func:`vaelib.vae_loss` itself when ``options.is_elbo``; otherwise
       ``loss_fn(model, x) -> dict`` with ``loss``, ``elbo`` (the batch mean of the
       true ELBO), ``log_px_z``, ``kl`` (batch means, nats) and ``kl_weight``. Its
-      ``check_batch`` is :func:`vaelib.vae_loss`'s.
+      ``check_batch`` is :func:`vaelib.vae_loss`'s; its ``optimizer`` is the one the
+      warm-up reads (``None`` without a warm-up).
 
     Raises:
       TypeError: ``options`` is not a :class:`KLOptions`.
@@ -151,5 +154,8 @@ def kl_loss(options: KLOptions = KLOptions(), optimizer: tf.keras.optimizers.Opt
 
     loss_fn.check_batch = vae_loss.check_batch
     loss_fn.options = options
+    # the optimizer whose counter the warm-up reads: vaelib.fit (make_train_step) refuses to
+    # train this loss with another one, whose steps would leave the KL weight at 0 for good
+    loss_fn.optimizer = optimizer if warmup else None
     loss_fn.__name__ = "kl_loss"
     return loss_fn

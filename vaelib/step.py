@@ -40,6 +40,23 @@ def _after_all(gradients: list) -> list:
     return [g + tf.cast(zero, g.dtype) if d else g for g, d in zip(gradients, dense)]
 
 
+def _check_counter(loss_fn: LossFn, optimizer) -> None:
+    """Refuses a loss that reads the step counter of another optimizer than ``optimizer``.
+
+    :func:`vaelib.kl_loss`'s warm-up reads ``loss_fn.optimizer.iterations``; trained by
+    another optimizer, that counter never moves and the KL weight stays at 0 for the
+    whole run (beta = 0, with no word). Checked once, before the step is built.
+    """
+    counter_of = getattr(loss_fn, "optimizer", None)
+    if counter_of is not None and counter_of is not optimizer:
+        raise ValueError(
+            f"loss_fn ({getattr(loss_fn, '__name__', 'the loss')}) reads the step counter of "
+            f"another optimizer ({type(counter_of).__name__} at {id(counter_of):#x}) than the one "
+            f"that trains ({type(optimizer).__name__} at {id(optimizer):#x}): its KL warm-up would "
+            "never advance and the KL weight would stay at 0. Build the loss with the optimizer "
+            "you train with: vaelib.kl_loss(options, optimizer)")
+
+
 def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn,
                     *, element_spec=None, jit_compile: bool = False,
                     strategy: tf.distribute.Strategy | None = None):
@@ -49,7 +66,9 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
       model: the ``tf.Module`` whose ``trainable_variables`` are trained.
       optimizer: a Keras optimizer.
       loss_fn: ``loss_fn(model, batch)`` returns a dict of scalar tensors with
-        at least ``"loss"``, the quantity minimized.
+        at least ``"loss"``, the quantity minimized. If it has an ``optimizer``
+        attribute (a warm-up of :func:`vaelib.kl_loss` reads its step counter),
+        that must be ``optimizer``.
       element_spec: the batch's ``tf.TypeSpec`` structure (``dataset.element_spec``);
         given, the step is traced exactly once.
       jit_compile: compile with XLA.
@@ -61,10 +80,15 @@ def make_train_step(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, 
 
     Returns:
       ``train_step(batch) -> dict of scalar tensors``, a ``tf.function``.
+
+    Raises:
+      ValueError: the model has no trainable variables, the learning rate is not
+        positive and finite, or ``loss_fn`` reads another optimizer's step counter.
     """
     variables = model.trainable_variables
     if not variables:
         raise ValueError(f"model {model.name!r} has no trainable variables")
+    _check_counter(loss_fn, optimizer)
     try:  # a number or a variable; a schedule is a callable and is left alone
         learning_rate = float(optimizer.learning_rate)
     except (TypeError, ValueError, AttributeError):
