@@ -59,7 +59,7 @@ def test_bad_input():
         pipeline.make_dataset(IMAGES.reshape(50, 784), batch_size=4, binarization="threshold")
     with pytest.raises(ValueError, match="binarization must be one of"):
         pipeline.make_dataset(IMAGES, batch_size=4, binarization="otsu")
-    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         pipeline.make_dataset(IMAGES, batch_size=0, binarization="threshold")
     with pytest.raises(ValueError, match=r"labels must have shape \[50\]"):
         pipeline.make_dataset(IMAGES, LABELS[:3], batch_size=4, binarization="threshold")
@@ -98,7 +98,7 @@ def test_empty_and_mislabelled_inputs_are_refused():
         pipeline.make_dataset(IMAGES, LABELS + 0.5, batch_size=4, binarization="fixed")
     with pytest.raises(ValueError, match="labels must be class indices >= 0, got values from -1"):
         pipeline.make_dataset(IMAGES, LABELS.astype(np.int64) - 1, batch_size=4, binarization="fixed")
-    with pytest.raises(ValueError, match="batch_size must be a positive integer, got True"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got True"):
         pipeline.make_dataset(IMAGES, batch_size=True, binarization="fixed")
     with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
         pipeline.make_dataset(IMAGES, batch_size=4, binarization="fixed", seed=-1)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
+
 __all__ = ["BINARIZATIONS", "binarize", "make_dataset"]
 
 BINARIZATIONS = ("dynamic", "fixed", "threshold", "none")
@@ -42,17 +44,17 @@ def _check_images(images: np.ndarray) -> np.ndarray:
 
 
 def _check_seed(seed) -> None:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    validation.integer("seed", seed, minimum=0)
+
+
+STATIC_IS_AMBIGUOUS = ("'static' is ambiguous: papers use it for one fixed Bernoulli draw (use "
+                       "'fixed'); this library used it for a threshold at 127 (use 'threshold')")
 
 
 def _check_binarization(binarization: str, allowed: tuple[str, ...] = BINARIZATIONS) -> None:
     if binarization == "static":
-        raise ValueError("binarization 'static' is ambiguous: papers use it for one fixed Bernoulli "
-                         "draw (use 'fixed'); this library used it for a threshold at 127 (use "
-                         "'threshold')")
-    if binarization not in allowed:
-        raise ValueError(f"binarization must be one of {allowed}, got {binarization!r}")
+        raise ValueError(f"binarization {STATIC_IS_AMBIGUOUS}")
+    validation.text("binarization", binarization, choices=allowed)
 
 
 def binarize(images: np.ndarray, binarization: str, seed: int = 0) -> np.ndarray:
@@ -114,8 +116,9 @@ def make_dataset(images: np.ndarray,
     images = _check_images(images)
     _check_binarization(binarization)
     _check_seed(seed)
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    seed, batch_size = int(seed), validation.positive_int("batch_size", batch_size)
+    shuffle = validation.flag("shuffle", shuffle)
+    drop_remainder = validation.flag("drop_remainder", drop_remainder)
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(images),):

@@ -21,34 +21,58 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import re
 from typing import Any, Sequence
+
+import numpy as np
+
+from vaelib import validation
+from vaelib.pipeline import BINARIZATIONS, STATIC_IS_AMBIGUOUS
 
 __all__ = ["glue", "glue_text", "mean_std", "describe_architecture", "ProtocolCard"]
 
 GLUE_PREFIX = "application/papermill.record/"  # myst-nb's (and scrapbook's) prefix
 
 
-def glue_text(value: Any, fmt: str | None = None) -> str:
+def glue_text(value: Any, fmt: str | None = None, *, name: str | None = None) -> str:
     """The text :func:`glue` stores: ``format(value, fmt)``, or the string itself.
 
     Args:
-      value: a number, or an already formatted string.
+      value: a number (Python or NumPy, or a 0-d array or tensor), or an already
+        formatted string.
       fmt: a format spec such as ``".2f"`` or ``",d"``; required for numbers, so
         that a sentence never shows a float's full ``repr``.
+      name: the glue key, named in the messages.
 
     Raises:
       ValueError: a number without ``fmt``, or a non-finite number (a NaN in a
         sentence is a bug upstream, not a result).
+      TypeError: an array of several values (a per-example array, say), a bool,
+        or anything else that is neither a number nor a string.
     """
+    key = f"glue {name!r}" if name is not None else "glue"
     if isinstance(value, str):
         if fmt is not None:
-            raise ValueError("fmt applies to numbers; value is already a string")
+            raise ValueError(f"{key}: fmt applies to numbers; value is already a string")
         return value
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) > 0:
+        flat = np.ravel(np.asarray(value))
+        first = ", ".join(f"{v:.6g}" if isinstance(v, float) else repr(v)
+                          for v in flat[:3].tolist())
+        raise TypeError(f"{key}: value must be one number or a string, got an array of shape "
+                        f"{tuple(shape)} ({first}{', ...' if flat.size > 3 else ''}); glue one "
+                        "number made from it, e.g. its mean")
+    if shape is not None:  # a 0-d array or tensor: its one number
+        value = np.asarray(value)[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{key}: value must be a number or a string, got {value!r}")
     if fmt is None:
-        raise ValueError(f"glue a number with a format spec (fmt='.2f', ',d', ...), got {value!r}")
-    as_float = float(value)
-    if not math.isfinite(as_float):
-        raise ValueError(f"refusing to glue a non-finite number ({value!r}) into the prose")
+        raise ValueError(f"{key}: glue a number with a format spec (fmt='.2f', ',d', ...), "
+                         f"got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{key}: refusing to glue a non-finite number ({value!r}) into the prose")
     return format(value, fmt)
 
 
@@ -57,14 +81,17 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
 
     Args:
       name: the key; unique within a notebook.
-      value: a number (with ``fmt``) or a string.
+      value: a number (with ``fmt``) or a string; see :func:`glue_text`.
       fmt: format spec for a number, e.g. ``".1f"``.
 
     Outside IPython (a plain script) nothing is displayed.
+
+    Raises:
+      ValueError, TypeError: as :func:`glue_text`, naming ``name``; or a bad ``name``.
     """
     if not isinstance(name, str) or not name.replace("_", "").isalnum():
         raise ValueError(f"glue name must be letters, digits and underscores, got {name!r}")
-    text = glue_text(value, fmt)
+    text = glue_text(value, fmt, name=name)
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -114,6 +141,19 @@ def describe_architecture(config: Any) -> str:
     return f"encoder {enc} -> 2x{latent} (q_mu, q_logvar), decoder {dec} (logits), {activation}"
 
 
+def _check_binarization_text(field: str, value: Any) -> None:
+    """A binarization as a card states it: a name of :data:`vaelib.pipeline.BINARIZATIONS`
+    first, then any detail (``"fixed (one Bernoulli draw, seed 1)"``, ``"none: levels
+    k / 255"``)."""
+    validation.text(field, value)
+    first = re.split(r"[\s:;,(]", value.strip(), maxsplit=1)[0]
+    if first == "static":
+        raise ValueError(f"{field} {STATIC_IS_AMBIGUOUS}")
+    if first not in BINARIZATIONS:
+        raise ValueError(f"{field} must start with one of {BINARIZATIONS}, then any detail, "
+                         f"e.g. 'fixed (one Bernoulli draw, seed 1)'; got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ProtocolCard:
     """How a reported test log-likelihood was obtained, filled in from the run.
@@ -122,15 +162,20 @@ class ProtocolCard:
       data: the data source, as ``DataSource.describe()`` gives it.
       num_train: training images used.
       num_test: test images scored.
-      train_binarization: ``"dynamic"``, ``"fixed"``, ``"threshold"`` or ``"none"``.
+      train_binarization: ``"dynamic"``, ``"fixed"``, ``"threshold"`` or ``"none"``,
+        then any detail (``"none: levels k / 255"``); ``"static"`` is refused, as by
+        :func:`vaelib.binarize`.
       test_binarization: the same, for the test images (with the seed of a fixed draw).
       architecture: :func:`describe_architecture` of the model's config.
       objective: what training maximized, e.g. ``"ELBO, 1 sample per example"``.
       training: optimizer, batch size, epochs and steps.
       estimate: how ``log p(x)`` was estimated, e.g. ``"L_5000"``.
-      seeds: the seeds of the runs whose mean (± std) is reported.
-      train_seconds: wall time of training, one entry per seed.
-      eval_seconds: wall time of scoring, one entry per seed.
+      seeds: the seeds of the runs whose mean (± std) is reported, a non-empty tuple of ints.
+      train_seconds: wall time of training, one finite entry >= 0 per seed.
+      eval_seconds: wall time of scoring, one finite entry >= 0 per seed.
+
+    Every text field must be a non-empty string. Anything else raises ``TypeError``
+    or ``ValueError`` naming the field.
       result: the reported number with both of its uncertainties, over images and
         over seeds (:func:`vaelib.summarize` of the per-image values of every seed).
     """
@@ -150,16 +195,28 @@ class ProtocolCard:
     result: Any = None  # a vaelib.comparison.Estimate
 
     def __post_init__(self):
+        # A card is a claim: every field is checked (vaelib.validation's rules), and NumPy
+        # numbers and lists are stored as Python ones and tuples.
+        set_field = lambda field, value: object.__setattr__(self, field, value)
+        for field in ("data", "architecture", "objective", "training", "estimate"):
+            validation.text(field, getattr(self, field))
         for field in ("num_train", "num_test"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{field} must be a positive int, got {value!r}")
+            set_field(field, validation.positive_int(field, getattr(self, field)))
+        for field in ("train_binarization", "test_binarization"):
+            _check_binarization_text(field, getattr(self, field))
+        if not isinstance(self.seeds, (tuple, list, range)):
+            raise validation.ArgumentTypeError(
+                f"seeds must be a tuple of the runs' seeds, e.g. (0,) or (0, 1, 2), "
+                f"got {self.seeds!r}")
         if not self.seeds:
             raise ValueError("seeds must name at least one run")
+        set_field("seeds", validation.integers("seeds", self.seeds, minimum=None))
         for field in ("train_seconds", "eval_seconds"):
-            if len(getattr(self, field)) != len(self.seeds):
+            value = getattr(self, field)
+            if isinstance(value, (tuple, list)) and len(value) != len(self.seeds):
                 raise ValueError(f"{field} needs one entry per seed ({len(self.seeds)}), "
-                                 f"got {len(getattr(self, field))}")
+                                 f"got {len(value)}")
+            set_field(field, validation.reals(field, value, minimum=0.0))
         if self.result is not None:
             if not hasattr(self.result, "per_seed") or not hasattr(self.result, "text"):
                 raise TypeError("result must be a vaelib.summarize(...) Estimate, got "

@@ -147,7 +147,7 @@ def text(name: str, value: Any, *, choices: Iterable[str] | None = None,
 
 
 def _sequence(name: str, value: Any, what: str) -> list:
-    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (tuple, list, np.ndarray)):
+    if not isinstance(value, (tuple, list, range, np.ndarray)):
         raise ArgumentTypeError(f"{name} must be a tuple of {what}, got {value!r}")
     return list(value)
 
