@@ -264,7 +264,8 @@ def fit_toy(checkpoint_dir, epochs, **config):
     set_seed(1)
     return fit(MLP([4, 8, 2], seed=3), tf.keras.optimizers.Adam(1e-2), classification_loss,
                lambda e: dataset(seed=e),
-               FitConfig(epochs=epochs, progress=False, jit_compile=False, steps_per_call=1, **config),
+               FitConfig(epochs=epochs, progress=False, jit_compile=False, steps_per_call=1,
+                         **config),
                checkpoint_dir=checkpoint_dir)
 
 
@@ -347,18 +348,19 @@ def test_a_failed_later_save_keeps_every_earlier_file_and_resumes(tmp_path):
 
     def fails(self, prefix, *args, **kwargs):  # a full disk inside TensorFlow's writer
         os.makedirs(f"{prefix}_temp")
-        pathlib.Path(f"{prefix}_temp/part-00000-of-00001.data-00000-of-00001.tempstate1").write_bytes(b"0")
+        part = pathlib.Path(f"{prefix}_temp/part-00000-of-00001.data-00000-of-00001.tempstate1")
+        part.write_bytes(b"0")
         raise tf.errors.ResourceExhaustedError(
-            None, None, "{{function_node __wrapped__SaveV2_dtypes_6_device_/job:localhost/replica:0/"
-            f"task:0/device:CPU:0}}}} {prefix}_temp/part-00000; No space left on device [Op:SaveV2]")
+            None, None, "{{function_node __wrapped__SaveV2_dtypes_6_device_/job:localhost/"
+            f"replica:0/task:0/device:CPU:0}}}} {prefix}_temp/part-00000; No space left on "
+            "device [Op:SaveV2]")
 
     tf.train.Checkpoint.write = fails
     try:
-        with pytest.raises(CheckpointSaveError, match=rf"could not save checkpoint ckpt-2 in "
-                                                      rf"checkpoint_dir {tmp_path} \(ResourceExhaustedError: "
-                                                      r"/.*No space left on device \[Op:SaveV2\]\); the disk "
-                                                      r"is full.*needs about [\d.]+ (bytes|kB).*every earlier "
-                                                      r"checkpoint is intact"):
+        message = (rf"could not save checkpoint ckpt-2 in checkpoint_dir {tmp_path} \("
+                   r"ResourceExhaustedError: /.*No space left on device \[Op:SaveV2\]\); the "
+                   r"disk is full.*needs about [\d.]+ (bytes|kB).*every earlier checkpoint is intact")
+        with pytest.raises(CheckpointSaveError, match=message):
             fit_toy(tmp_path, 3)
     finally:
         tf.train.Checkpoint.write = patched
@@ -383,8 +385,8 @@ def test_a_tilde_in_checkpoint_dir_is_the_home_folder(tmp_path, monkeypatch, how
         saved("~/vae-ckpts", 1)
     assert (home / "vae-ckpts" / "ckpt-1.json").exists()
     assert list(work.iterdir()) == []  # no folder literally named "~"
-    with pytest.raises(ValueError, match=r"checkpoint_dir '~no-such-user-x/c' starts with '~' but names "
-                                         r"no home folder"):
+    with pytest.raises(ValueError, match=r"checkpoint_dir '~no-such-user-x/c' starts with '~' but "
+                                         r"names no home folder"):
         fit_toy("~no-such-user-x/c", 1)
     for bad, error in (("", ValueError), (3, TypeError), (b"ckpts", TypeError)):
         with pytest.raises(error, match="checkpoint_dir must be a folder path"):

@@ -132,3 +132,29 @@ def test_describe_names_the_file_not_the_machines_path():
     assert "(mnist_5k.csv.gz)" in source.describe() and "/root" not in source.describe()
     url = DataSource("mnist", "a mirror", "https://example.org/mnist/", 60000, 10000)
     assert "(mnist)" in url.describe()
+
+
+def test_a_tilde_in_a_path_argument_is_the_home_folder(isolated_home, fake_sums, monkeypatch,
+                                                       tmp_path):
+    """Issue 22: every path argument expands a leading ~ (or refuses it), as checkpoint_dir does."""
+    folder = isolated_home / "mnist-files"
+    folder.mkdir()
+    for name, body in fake_sums.items():
+        (folder / name).write_bytes(body)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert data.load_mnist(data_dir="~/mnist-files").source.location == str(folder)
+    monkeypatch.setenv("VAELIB_DATA_DIR", "~/mnist-files")
+    assert data.load_mnist().source.origin == "data_dir"
+    monkeypatch.delenv("VAELIB_DATA_DIR")
+    cache = isolated_home / "my-cache" / "mnist"
+    cache.mkdir(parents=True)
+    for name, body in fake_sums.items():
+        (cache / name).write_bytes(body)
+    assert data.load_mnist(cache_dir="~/my-cache").source.location == str(cache)
+    with pytest.raises(ValueError, match="data_dir '~no-such-user-x/m' starts with '~' but"):
+        data.load_mnist(data_dir="~no-such-user-x/m")
+    with pytest.raises(TypeError, match="cache_dir must be a folder path"):
+        data.load_mnist(cache_dir=7)
+    assert list(work.iterdir()) == []  # no folder literally named "~"

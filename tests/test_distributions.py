@@ -134,10 +134,12 @@ def bernoulli_log_prob_64(x, l):
 def test_bernoulli_gradient_is_right_at_and_near_a_zero_logit(x):
     logits = tf.Variable(GRAD_LOGITS)
     with tf.GradientTape() as tape:
-        total = tf.reduce_sum(d.bernoulli_log_prob(tf.fill([len(GRAD_LOGITS), 1], x), logits[:, None]))
+        x_column = tf.fill([len(GRAD_LOGITS), 1], x)
+        total = tf.reduce_sum(d.bernoulli_log_prob(x_column, logits[:, None]))
     got = tape.gradient(total, logits).numpy().astype(np.float64)
     l, h = GRAD_LOGITS.astype(np.float64), 1e-6
-    finite_differences = (bernoulli_log_prob_64(x, l + h) - bernoulli_log_prob_64(x, l - h)) / (2 * h)
+    upper, lower = bernoulli_log_prob_64(x, l + h), bernoulli_log_prob_64(x, l - h)
+    finite_differences = (upper - lower) / (2 * h)
     np.testing.assert_allclose(got, finite_differences, atol=1e-6)
     np.testing.assert_allclose(got, x - 1 / (1 + np.exp(-l)), atol=1e-7)
     assert got[0] == pytest.approx(x - 0.5, abs=1e-7)  # was x: the 0.5 of sigmoid(0) missing

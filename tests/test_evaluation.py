@@ -138,3 +138,71 @@ def test_bad_arguments():
         evaluation.evaluate_bounds(model, x, 10)
     with pytest.raises(TypeError, match="x must be an array"):
         evaluation.evaluate_bounds(model, tf.data.Dataset.from_tensor_slices(x))
+
+
+# Issue 22: float64 inputs are cast (as check_input's docstring says), datasets are refused with
+# what to pass, and long evaluations show progress.
+MNIST_LIKE = VAEConfig(input_size=784, hidden_sizes=(8,), latent_size=2, seed=1)
+
+
+def images(n=6):
+    return np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+def test_float64_tensors_and_datasets_give_the_float32_numbers():
+    from vaelib import bounds, fit, FitConfig, vae_loss
+
+    model = VAE(CONFIG)
+    x = data()
+    want = evaluation.iwae_bound(model, x, 7, seed=2).numpy()
+    for x64 in (tf.constant(x, tf.float64), tf.Variable(x.astype(np.float64)), x.astype(np.float64),
+                tf.constant(x, tf.float16)):
+        np.testing.assert_array_equal(evaluation.iwae_bound(model, x64, 7, seed=2).numpy(), want)
+        np.testing.assert_array_equal(bounds.elbo(model, x64, seed=[0, 1]).numpy(),
+                                      bounds.elbo(model, x, seed=[0, 1]).numpy())
+        assert np.isfinite(float(vae_loss(model, x64)["loss"]))
+    for steps_per_call in (1, 20):  # both compiled paths, float64 batches
+        history = fit(model, tf.keras.optimizers.Adam(1e-3), vae_loss,
+                      tf.data.Dataset.from_tensor_slices(x.astype(np.float64)).batch(3),
+                      FitConfig(epochs=1, progress=False, steps_per_call=steps_per_call))
+        assert len(history.step_loss) == 2 and np.isfinite(history.step_loss).all()
+
+
+def test_a_dataset_where_examples_are_expected_says_what_to_pass():
+    from vaelib import bounds, diagnostics, make_dataset, objectives
+
+    model = VAE(MNIST_LIKE)
+    dataset = make_dataset(images(), batch_size=3, binarization="dynamic")
+    calls = {"elbo": lambda: bounds.elbo(model, dataset),
+             "iwae_bound": lambda: evaluation.iwae_bound(model, dataset, 5),
+             "evaluate_bounds": lambda: evaluation.evaluate_bounds(model, dataset),
+             "active_units": lambda: objectives.active_units(model, dataset),
+             "encode": lambda: diagnostics.encode(model, dataset),
+             "log_weights": lambda: model.log_weights(dataset)}
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=r"x must be an array or tensor \[N, input_size\] of "
+                                            r"pixels, got _PrefetchDataset, a tf.data.Dataset"
+                                            r".*vaelib.binarize"):
+            call()
+    with pytest.raises(TypeError, match=r"x must be an array or tensor \[batch, 784\] of float "
+                                        r"pixels, got str"):
+        bounds.elbo(model, "pixels")
+
+
+def test_progress_of_a_long_evaluation_goes_to_stderr(capsys, monkeypatch):
+    model = VAE(CONFIG)
+    x = data()
+    quiet = evaluation.iwae_bound(model, x, 40, chunk_size=10, seed=1)  # short: nothing shown
+    assert capsys.readouterr() == ("", "")
+    shown = evaluation.iwae_bound(model, x, 40, chunk_size=10, seed=1, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "240/240" in err and "code" in err  # 40 codes for each of 6 images
+    np.testing.assert_array_equal(quiet.numpy(), shown.numpy())
+    monkeypatch.setattr(evaluation, "PROGRESS_DELAY", 0.0)  # as if it had run for 30 s
+    evaluation.evaluate_bounds(model, x, (1, 5), batch_size=4)
+    out, err = capsys.readouterr()
+    assert out == "" and "42/42" in err  # 6 images x (1 + 1 + 5) codes
+    evaluation.iwae_bound(model, x, 40, chunk_size=10, seed=1, progress=False)
+    assert capsys.readouterr() == ("", "")
+    with pytest.raises(TypeError, match="progress must be True or False, got 'yes'"):
+        evaluation.iwae_bound(model, x, 4, progress="yes")

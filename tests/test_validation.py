@@ -17,10 +17,15 @@ def test_an_integer_is_any_integral_but_a_bool_and_comes_back_a_python_int(value
     assert out == 3 and type(out) is int
 
 
-@pytest.mark.parametrize("value", [True, np.True_, 3.0, np.float64(3.0), "3", None, np.array(3), [3]])
+@pytest.mark.parametrize(
+    "value", [True, np.True_, 3.0, np.float64(3.0), "3", None, np.array(3), [3]]
+)
 def test_what_is_no_integer_is_a_type_error_naming_the_argument(value):
-    with pytest.raises(TypeError, match=r"latent_size must be a positive int, got .*\(an int or a "
-                                        r"NumPy integer, not a bool\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"latent_size must be a positive int, got .*\(an int or a "
+        r"NumPy integer, not a bool\)",
+    ):
         validation.positive_int("latent_size", value)
 
 
@@ -73,7 +78,9 @@ def test_text_and_choices():
     for bad in ("", "   "):
         with pytest.raises(ValueError, match="estimate must be a non-empty string"):
             validation.text("estimate", bad)
-    with pytest.raises(ValueError, match=r"estimator must be one of \('standard', 'stl'\), got 'dreg'"):
+    with pytest.raises(
+        ValueError, match=r"estimator must be one of \('standard', 'stl'\), got 'dreg'"
+    ):
         validation.text("estimator", "dreg", choices=("standard", "stl"))
 
 
@@ -88,8 +95,11 @@ def test_tuples_of_numbers():
     with pytest.raises(ValueError, match="non-empty"):
         validation.integers("hidden_sizes", ())
     assert validation.reals("train_seconds", (np.float64(1.5), 2)) == (1.5, 2.0)
-    with pytest.raises(ValueError, match=r"train_seconds must be a tuple of finite numbers >= 0, "
-                                         r"got \(nan,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"train_seconds must be a tuple of finite numbers >= 0, "
+        r"got \(nan,\)",
+    ):
         validation.reals("train_seconds", (float("nan"),), minimum=0.0)
     with pytest.raises(ValueError, match="train_seconds needs 2 entries, got 1"):
         validation.reals("train_seconds", (1.0,), length=2)
@@ -100,8 +110,11 @@ def test_paths_expand_a_tilde_or_refuse_it(tmp_path, monkeypatch):
     assert validation.path("checkpoint_dir", "~/vae-ckpts") == tmp_path / "vae-ckpts"
     assert validation.path("data_dir", pathlib.Path("~")) == tmp_path
     assert validation.path("data_dir", "relative/x") == pathlib.Path("relative/x")
-    with pytest.raises(ValueError, match=r"cache_dir '~no-such-user-x' starts with '~' but names no "
-                                         "home folder"):
+    with pytest.raises(
+        ValueError,
+        match=r"cache_dir '~no-such-user-x' starts with '~' but names no "
+        "home folder",
+    ):
         validation.path("cache_dir", "~no-such-user-x")
     with pytest.raises(ValueError, match="cache_dir must be a folder path, got an empty string"):
         validation.path("cache_dir", "")
@@ -112,9 +125,12 @@ def test_paths_expand_a_tilde_or_refuse_it(tmp_path, monkeypatch):
 
 def test_examples_refuse_a_dataset_and_say_what_to_pass():
     dataset = tf.data.Dataset.from_tensor_slices(np.zeros((4, 3), np.float32)).batch(2).prefetch(1)
-    with pytest.raises(TypeError, match=r"x must be an array or tensor \[N, input_size\] of pixels, "
-                                        r"got _PrefetchDataset, a tf.data.Dataset .*binarize.*"
-                                        r"as_numpy_iterator"):
+    with pytest.raises(
+        TypeError,
+        match=r"x must be an array or tensor \[N, input_size\] of pixels, "
+        r"got _PrefetchDataset, a tf.data.Dataset .*binarize.*"
+        r"as_numpy_iterator",
+    ):
         validation.examples("x", dataset)
     with pytest.raises(TypeError, match="x must be an array or tensor.*got generator"):
         validation.examples("x", (i for i in range(3)))

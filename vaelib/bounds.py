@@ -9,9 +9,9 @@ KL, free bits) reuse. The importance-weighted bound and whole-set evaluation are
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.distributions import kl_normal_std
 from vaelib.vae import VAE, reparameterize
 
@@ -19,8 +19,7 @@ __all__ = ["elbo", "elbo_terms", "vae_loss"]
 
 
 def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    validation.positive_int(name, value)
 
 
 def _check_num_samples(num_samples) -> None:
@@ -50,7 +49,8 @@ def elbo(model: VAE, x: tf.Tensor, num_samples: int = 1, *, analytic_kl: bool = 
       ``[batch]``, nats.
     """
     _check_num_samples(num_samples)
-    w = model.log_weights(x, num_samples, seed=seed)
+    analytic_kl = validation.flag("analytic_kl", analytic_kl)
+    w = model.log_weights(x, int(num_samples), seed=seed)
     if analytic_kl:
         return tf.reduce_mean(w["log_px_z"], axis=0) - kl_normal_std(w["q_mu"], w["q_logvar"])
     return tf.reduce_mean(w["log_px_z"] + w["log_pz"] - w["log_qz_x"], axis=0)
@@ -106,8 +106,8 @@ def vae_loss(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
 
 def _check_not_empty(x: tf.Tensor) -> None:
     if x.shape[0] == 0:
-        raise ValueError("vae_loss got an empty batch (0 examples), whose mean ELBO is undefined; "
-                         "check how the dataset is batched")
+        raise ValueError("vae_loss got an empty batch (0 examples) in x, whose mean ELBO is "
+                         "undefined; check how the dataset is batched")
 
 
 def _check_vae_batch(model: VAE, x) -> None:

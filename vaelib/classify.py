@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
+
 __all__ = ["classification_loss", "evaluate_classifier"]
 
 
@@ -70,8 +72,7 @@ def evaluate_classifier(model: tf.Module, x: np.ndarray, y: np.ndarray, *, prefi
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
     if len(x) == 0:
         raise ValueError("x has no examples: the mean loss of an empty set is undefined")
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = validation.positive_int("batch_size", batch_size)
     if np.issubdtype(np.asarray(x).dtype, np.floating) and not np.isfinite(x).all():
         raise ValueError("x holds NaN or infinite values; clean the inputs")
     totals = {"loss": 0.0, "accuracy": 0.0}

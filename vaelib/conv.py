@@ -18,6 +18,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.mlp import Dense
 
 
@@ -53,15 +54,11 @@ class ConvVAEConfig:
     input_size: int = dataclasses.field(default=784, init=False)  # read by VAE.check_input
 
     def __post_init__(self):
-        if isinstance(self.channels, list):
-            object.__setattr__(self, "channels", tuple(self.channels))
-        if (not isinstance(self.channels, tuple) or len(self.channels) != 2
-                or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in self.channels)):
-            raise ValueError(f"channels must be two positive ints, e.g. (32, 64), got {self.channels!r}")
-        if not isinstance(self.latent_size, int) or isinstance(self.latent_size, bool) or self.latent_size <= 0:
-            raise ValueError(f"latent_size must be a positive int, got {self.latent_size!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"seed must be an int, got {self.seed!r}")
+        # vaelib.validation's rules; NumPy integers (and a list) are stored as Python ints (a tuple)
+        set_field = lambda field, value: object.__setattr__(self, field, value)
+        set_field("channels", validation.integers("channels", self.channels, length=2))
+        set_field("latent_size", validation.positive_int("latent_size", self.latent_size))
+        object.__setattr__(self, "seed", validation.integer("seed", self.seed))
 
     def describe(self) -> str:
         """One line, as :func:`vaelib.describe_architecture` gives for an MLP's config."""

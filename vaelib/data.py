@@ -34,6 +34,7 @@ import numpy as np
 
 from vaelib import download as _download
 from vaelib import idx as _idx
+from vaelib import validation
 
 __all__ = ["Dataset", "DataSource", "load_mnist", "load_fashion_mnist", "load_dataset"]
 
@@ -139,9 +140,9 @@ class Dataset:
 
 def _default_cache_dir(cache_dir: str | os.PathLike | None) -> pathlib.Path:
     if cache_dir is not None:
-        return pathlib.Path(cache_dir)
+        return validation.path("cache_dir", cache_dir)
     if os.environ.get("VAELIB_CACHE_DIR"):
-        return pathlib.Path(os.environ["VAELIB_CACHE_DIR"])
+        return validation.path("$VAELIB_CACHE_DIR", os.environ["VAELIB_CACHE_DIR"])
     return pathlib.Path.home() / ".cache" / "vaelib"
 
 
@@ -199,6 +200,7 @@ def load_dataset(name: str,
       name: ``"mnist"`` or ``"fashion_mnist"``.
       data_dir: a folder with the four IDX files; overrides ``$VAELIB_DATA_DIR``.
       cache_dir: where verified downloads are kept (default ``~/.cache/vaelib``).
+        In every path argument (and the two variables) a leading ``~`` is the home folder.
       download: whether to try the mirrors when the cache is empty.
       offline_fallback: whether to fall back to the packaged real data.
       mirrors: base URLs to try instead of the official mirrors (tests use this).
@@ -216,11 +218,16 @@ def load_dataset(name: str,
     """
     if name not in SHA256:
         raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(SHA256)}")
+    for flag_name, value in (("download", download), ("offline_fallback", offline_fallback),
+                             ("verbose", verbose)):
+        validation.flag(flag_name, value)
+    timeout = validation.real("timeout", timeout, positive=True)
     say = print if verbose else (lambda *a, **k: None)
 
-    data_dir = data_dir if data_dir is not None else os.environ.get("VAELIB_DATA_DIR") or None
+    if data_dir is None and os.environ.get("VAELIB_DATA_DIR"):
+        data_dir = validation.path("$VAELIB_DATA_DIR", os.environ["VAELIB_DATA_DIR"])
     if data_dir is not None:
-        folder = pathlib.Path(data_dir)
+        folder = validation.path("data_dir", data_dir)  # "~/mnist" is the home folder's
         arrays = _read_idx_dir(folder)
         return _make(name, "data_dir", str(folder), arrays)
 

@@ -31,6 +31,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.distributions import (kl_normal_std, normal_log_prob, normal_log_prob_from_eps,
                                   std_normal_log_prob)
 from vaelib.objectives import active_units  # Burda et al.'s count, from a model (chapter 9)
@@ -41,8 +42,7 @@ __all__ = ["encode", "kl_per_dimension", "latent_variance", "active_units", "log
 
 
 def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    validation.positive_int(name, value)
 
 
 def _gaussians(q_mu, q_logvar) -> tuple[np.ndarray, np.ndarray]:
@@ -66,11 +66,15 @@ def encode(model, x: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.
 
     Returns:
       ``(q_mu, q_logvar)``, each ``[N, latent]``, float64.
+
+    Raises:
+      TypeError: ``x`` is a ``tf.data.Dataset`` (pass a fixed array of its examples).
     """
     _check_positive_int("batch_size", batch_size)
-    if len(x) == 0:
+    n = validation.num_examples("x", x)
+    if n == 0:
         raise ValueError("x holds no images")
-    parts = [model.encoder(model.check_input(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+    parts = [model.encoder(model.check_input(x[i:i + batch_size])) for i in range(0, n, batch_size)]
     return tuple(np.concatenate([p[j].numpy() for p in parts]).astype(np.float64) for j in (0, 1))
 
 
@@ -170,9 +174,8 @@ def elbo_surgery(q_mu, q_logvar, samples_per_example: int = 4, seed: int = 0,
       A :class:`Surgery`.
     """
     q_mu, q_logvar = _gaussians(q_mu, q_logvar)
-    if not isinstance(samples_per_example, (int, np.integer)) or samples_per_example < 2:
-        raise ValueError(f"samples_per_example must be an int >= 2 (for a standard error), "
-                         f"got {samples_per_example!r}")
+    samples_per_example = validation.integer("samples_per_example", samples_per_example, minimum=2)
+    seed = validation.integer("seed", seed, minimum=0)
     n, latent = q_mu.shape
     eps = np.random.default_rng(seed).standard_normal((samples_per_example, n, latent))
     z = q_mu + np.exp(0.5 * q_logvar) * eps  # [S, N, latent]
@@ -239,10 +242,11 @@ def optimize_gaussians(model, x, *, steps: int = 1000, num_samples: int = 10,
     Returns:
       A :class:`GaussianFit`.
     """
-    _check_positive_int("steps", steps)
-    _check_positive_int("num_samples", num_samples)
-    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    steps = validation.positive_int("steps", steps)
+    num_samples = validation.positive_int("num_samples", num_samples)
+    learning_rate = validation.real("learning_rate", learning_rate, positive=True)
+    seed = validation.integer("seed", seed)
+    jit_compile = validation.flag("jit_compile", jit_compile)
     x = model.check_input(x)
     start = model.encoder(x) if init is None else init
     q_mu = tf.Variable(tf.cast(start[0], tf.float32), name="q_mu")
@@ -295,8 +299,9 @@ def gaussian_elbo(model, x, q_mu, q_logvar, num_samples: int = 1000, *, chunk_si
       ``(elbo, se)``, each ``[batch]``, nats: the estimate and its Monte Carlo
       standard error, per image.
     """
-    _check_positive_int("num_samples", num_samples)
-    _check_positive_int("chunk_size", chunk_size)
+    num_samples = validation.positive_int("num_samples", num_samples)
+    chunk_size = validation.positive_int("chunk_size", chunk_size)
+    seed = validation.integer("seed", seed)
     x, q_mu, q_logvar = _gaussian_args(model, x, q_mu, q_logvar)
     values = []
     for i, start in enumerate(range(0, num_samples, chunk_size)):
@@ -319,8 +324,9 @@ def gaussian_iwae(model, x, q_mu, q_logvar, num_samples: int, *, chunk_size: int
     Returns:
       ``[batch]``, nats, float64.
     """
-    _check_positive_int("num_samples", num_samples)
-    _check_positive_int("chunk_size", chunk_size)
+    num_samples = validation.positive_int("num_samples", num_samples)
+    chunk_size = validation.positive_int("chunk_size", chunk_size)
+    seed = validation.integer("seed", seed)
     x, q_mu, q_logvar = _gaussian_args(model, x, q_mu, q_logvar)
     chunks = []
     for i, start in enumerate(range(0, num_samples, chunk_size)):

@@ -18,6 +18,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.distributions import normal_log_prob
 
 __all__ = ["score_function_gradient", "reparameterization_gradient"]
@@ -37,8 +38,7 @@ def _params(mu, logvar) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def _noise(mu: tf.Tensor, num_samples: int, seed) -> tf.Tensor:
-    if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    num_samples = validation.positive_int("num_samples", num_samples)
     if tf.convert_to_tensor(seed).shape != (2,):
         raise ValueError(f"seed must be two ints, e.g. [0, 1], got {seed!r}")
     shape = tf.concat([[num_samples], tf.shape(mu)], axis=0)

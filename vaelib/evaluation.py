@@ -21,12 +21,15 @@ inside a ``tf.function``, :func:`iwae_bound` runs op by op in that graph.
 from __future__ import annotations
 
 import math
+import sys
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.bounds import _check_num_samples, _check_positive_int, elbo
+from vaelib.progress import Progress
 from vaelib.distributions import normal_log_prob_from_eps, std_normal_log_prob
 from vaelib.vae import VAE, reparameterize
 
@@ -35,6 +38,17 @@ __all__ = ["iwae_bound", "evaluate_bounds", "BoundEvaluator", "DEFAULT_MEMORY_BY
 # Activations of one compiled pass. On 2 shared cores, interleaved runs of L_5000 with
 # passes of 8 to 256 MB put 16-32 MB among the fastest; the rates were noisy (up to 30%).
 DEFAULT_MEMORY_BYTES = 32 * 2**20
+# progress=None shows a bar (on stderr, or one replaced line in Jupyter) only for an
+# evaluation still running after this many seconds, so short ones print nothing
+PROGRESS_DELAY = 30.0
+
+
+def _progress_bar(progress, total: int) -> Progress:
+    """The bar of an evaluation of ``total`` codes: ``progress`` True, False or None (auto)."""
+    if progress is not None:
+        progress = validation.flag("progress", progress)
+    return Progress(total, enabled=progress is not False, unit="code", file=sys.stderr,
+                    delay=PROGRESS_DELAY if progress is None else 0.0)
 
 
 class BoundEvaluator:
@@ -105,32 +119,49 @@ class BoundEvaluator:
         return program(x, q_mu, q_logvar, eps)
 
     def iwae_bound(self, x: tf.Tensor, num_samples: int, *, chunk_size: int = 500,
-                   seed: int | None = None) -> tf.Tensor:
+                   seed: int | None = None, progress: bool | None = None) -> tf.Tensor:
         """As :func:`iwae_bound` (the same noise, the same numbers to float tolerance).
 
         Each noise chunk of ``chunk_size`` codes is split into passes of at most
         :meth:`samples_per_pass` codes, as evenly as possible, so a call uses at
         most two pass shapes per chunk size.
         """
-        _check_num_samples(num_samples)
-        _check_positive_int("chunk_size", chunk_size)
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
-            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        num_samples, chunk_size, seed = _check_bound_args(num_samples, chunk_size, seed)
         model = self.model
         x = model.check_input(x)  # the checks of model.log_weights: dtype, shape, values in [0, 1]
         q_mu, q_logvar = model.encoder(x)
-        per_pass = self.samples_per_pass(max(1, int(x.shape[0])))
+        batch = max(1, int(x.shape[0]))
+        per_pass = self.samples_per_pass(batch)
+        bar = _progress_bar(progress, num_samples * batch)
         sums = []
-        for i, start in enumerate(range(0, num_samples, chunk_size)):
-            k = min(chunk_size, num_samples - start)
-            shape = tf.concat([[k], tf.shape(q_mu)], axis=0)  # as model.log_weights draws it
-            eps = (model.noise.normal(shape) if seed is None
-                   else tf.random.stateless_normal(shape, seed=tf.constant([seed, i], tf.int64)))
-            passes = -(-k // per_pass)
-            sizes = [k // passes + (j < k % passes) for j in range(passes)]
-            for part in tf.split(eps, sizes, axis=0) if passes > 1 else [eps]:
-                sums.append(self._pass(x, q_mu, q_logvar, part))
+        try:
+            for i, start in enumerate(range(0, num_samples, chunk_size)):
+                k = min(chunk_size, num_samples - start)
+                shape = tf.concat([[k], tf.shape(q_mu)], axis=0)  # as model.log_weights draws it
+                eps = (model.noise.normal(shape) if seed is None else
+                       tf.random.stateless_normal(shape, seed=tf.constant([seed, i], tf.int64)))
+                passes = -(-k // per_pass)
+                sizes = [k // passes + (j < k % passes) for j in range(passes)]
+                for part, size in zip(tf.split(eps, sizes, axis=0) if passes > 1 else [eps], sizes):
+                    sums.append(self._pass(x, q_mu, q_logvar, part))
+                    bar.update(size * batch)
+        finally:
+            bar.close()
         return tf.reduce_logsumexp(tf.stack(sums), axis=0) - math.log(num_samples)
+
+
+def _check_bound_args(num_samples, chunk_size, seed) -> tuple[int, int, int | None]:
+    """``num_samples`` and ``chunk_size`` as positive ints, ``seed`` as an int or ``None``."""
+    _check_num_samples(num_samples)
+    _check_positive_int("chunk_size", chunk_size)
+    if seed is not None:
+        try:
+            seed = validation.integer("seed", seed)
+        except validation.ArgumentTypeError:
+            raise validation.ArgumentTypeError(
+                f"seed must be an int or None, got {seed!r} (an int or a NumPy integer, not a bool)"
+            ) from None
+    return int(num_samples), int(chunk_size), seed
 
 
 _EVALUATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a cache: model -> evaluator
@@ -156,7 +187,7 @@ def _iwae_bound_op_by_op(model: VAE, x: tf.Tensor, num_samples: int, chunk_size:
 
 
 def iwae_bound(model: VAE, x: tf.Tensor, num_samples: int, *, chunk_size: int = 500,
-               seed: int | None = None) -> tf.Tensor:
+               seed: int | None = None, progress: bool | None = None) -> tf.Tensor:
     """The importance-weighted bound (Burda et al. 2015), per example:
 
     ``log (1/k) sum_i p(x, z_i) / q(z_i|x)``, ``z_i ~ q(z|x)``, ``k = num_samples``,
@@ -174,6 +205,9 @@ def iwae_bound(model: VAE, x: tf.Tensor, num_samples: int, *, chunk_size: int = 
       num_samples: ``k``, a positive int.
       chunk_size: codes per noise chunk, a positive int.
       seed: an int fixing the noise, or ``None``.
+      progress: show a progress bar (on stderr; in Jupyter, one line replaced in
+        place); ``None``, the default, shows it only once the evaluation has run
+        for ``PROGRESS_DELAY`` (30) seconds, so short calls print nothing. Eager only.
 
     Returns:
       ``[batch]``, nats.
@@ -181,19 +215,20 @@ def iwae_bound(model: VAE, x: tf.Tensor, num_samples: int, *, chunk_size: int = 
     Raises:
       ValueError: ``num_samples`` or ``chunk_size`` is not a positive int, or ``x``
         fails :meth:`vaelib.VAE.check_input`.
-      TypeError: ``seed`` is neither an int nor ``None``, or ``x`` is not a tensor of pixels.
+      TypeError: ``seed`` is neither an int nor ``None``, or ``x`` is not a tensor of
+        pixels (a ``tf.data.Dataset``, say: pass a fixed array of its examples).
     """
-    _check_num_samples(num_samples)
-    _check_positive_int("chunk_size", chunk_size)
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
-        raise TypeError(f"seed must be an int or None, got {seed!r}")
+    num_samples, chunk_size, seed = _check_bound_args(num_samples, chunk_size, seed)
+    validation.examples("x", x)
     if tf.executing_eagerly() and isinstance(model, VAE):
-        return _evaluator(model).iwae_bound(x, num_samples, chunk_size=chunk_size, seed=seed)
+        return _evaluator(model).iwae_bound(x, num_samples, chunk_size=chunk_size, seed=seed,
+                                            progress=progress)
     return _iwae_bound_op_by_op(model, x, num_samples, chunk_size, seed)
 
 
 def evaluate_bounds(model: VAE, x: np.ndarray, num_samples: tuple[int, ...] = (1,), *,
-                    batch_size: int = 100, seed: int = 0) -> dict[str, float]:
+                    batch_size: int = 100, seed: int = 0,
+                    progress: bool | None = None) -> dict[str, float]:
     """Mean ELBO and importance-weighted bounds over a whole (fixed, binarized) set.
 
     The bounds of batch ``b`` use the seed ``seed * 7919 + b`` (the ELBO ``[seed, b]``),
@@ -205,6 +240,8 @@ def evaluate_bounds(model: VAE, x: np.ndarray, num_samples: tuple[int, ...] = (1
       num_samples: the ``k`` of each importance-weighted bound to compute.
       batch_size: examples per pass.
       seed: fixes the noise, so two calls give the same numbers.
+      progress: a progress bar over all the bounds, as :func:`iwae_bound`'s
+        (``None``: only once the evaluation has run for 30 seconds).
 
     Returns:
       ``{"elbo": ..., "iwae_1": ..., "iwae_5000": ...}``, nats per example.
@@ -214,20 +251,27 @@ def evaluate_bounds(model: VAE, x: np.ndarray, num_samples: tuple[int, ...] = (1
         ``num_samples`` is not a tuple.
       ValueError: ``x`` has no examples, or an argument is not a positive int.
     """
-    if isinstance(x, tf.data.Dataset) or not hasattr(x, "__len__"):
-        raise TypeError(f"x must be an array [N, input_size] of binary pixels, got "
-                        f"{type(x).__name__}; evaluate a fixed set, e.g. vaelib.binarize(images, 'fixed')")
+    n = validation.num_examples("x", x)
     if not isinstance(num_samples, (tuple, list)):
         raise TypeError(f"num_samples must be a tuple of ints, e.g. (1, 5000), got {num_samples!r}")
     for k in num_samples:
         _check_num_samples(k)
-    _check_positive_int("batch_size", batch_size)
-    if len(x) == 0:
+    num_samples = tuple(int(k) for k in num_samples)
+    batch_size = validation.positive_int("batch_size", batch_size)
+    seed = validation.integer("seed", seed)
+    if n == 0:
         raise ValueError("x has no examples: the mean bound of an empty set is undefined")
     totals = {"elbo": 0.0, **{f"iwae_{k}": 0.0 for k in num_samples}}
-    for b, start in enumerate(range(0, len(x), batch_size)):
-        xb = np.asarray(x[start:start + batch_size])  # checked by elbo: dtype, shape, values
-        totals["elbo"] += float(tf.reduce_sum(elbo(model, xb, seed=tf.constant([seed, b]))))
-        for k in num_samples:
-            totals[f"iwae_{k}"] += float(tf.reduce_sum(iwae_bound(model, xb, k, seed=seed * 7919 + b)))
-    return {name: total / len(x) for name, total in totals.items()}
+    bar = _progress_bar(progress, n * (1 + sum(num_samples)))
+    try:
+        for b, start in enumerate(range(0, n, batch_size)):
+            xb = x[start:start + batch_size]  # checked by elbo: container, dtype, shape, values
+            totals["elbo"] += float(tf.reduce_sum(elbo(model, xb, seed=tf.constant([seed, b]))))
+            bar.update(len(xb))
+            for k in num_samples:
+                totals[f"iwae_{k}"] += float(tf.reduce_sum(
+                    iwae_bound(model, xb, k, seed=seed * 7919 + b, progress=False)))
+                bar.update(len(xb) * k)
+    finally:
+        bar.close()
+    return {name: total / n for name, total in totals.items()}

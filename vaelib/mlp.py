@@ -12,6 +12,8 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from vaelib import validation
+
 __all__ = ["Dense", "MLP"]
 
 Activation = Callable[[tf.Tensor], tf.Tensor]
@@ -37,9 +39,9 @@ class Dense(tf.Module):
     def __init__(self, input_size: int, output_size: int, activation: Activation | None = None,
                  *, seed: int = 0, name: str | None = None):
         super().__init__(name=name)
-        for arg, value in (("input_size", input_size), ("output_size", output_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{arg} must be a positive int, got {value!r}")
+        input_size = validation.positive_int("input_size", input_size)
+        output_size = validation.positive_int("output_size", output_size)
+        seed = validation.integer("seed", seed)
         if activation is not None and not callable(activation):
             raise TypeError(f"activation must be a function such as tf.nn.relu, or None, got {activation!r}")
         self.input_size, self.output_size, self.activation = input_size, output_size, activation

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.distributions import (normal_log_prob, normal_log_prob_from_eps,
                                   std_normal_log_prob)
 from vaelib.step import LossFn
@@ -47,13 +48,11 @@ LogJoint = Callable[[tf.Tensor], tf.Tensor]
 
 
 def _check_estimator(estimator) -> None:
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    validation.text("estimator", estimator, choices=ESTIMATORS)
 
 
 def _check_num_samples(num_samples) -> None:
-    if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) or num_samples <= 0:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    validation.positive_int("num_samples", num_samples)
 
 
 def importance_weighted_bound(log_joint: LogJoint, q_mu: tf.Tensor, q_logvar: tf.Tensor,
@@ -180,11 +179,13 @@ def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int 
 
     Raises:
       ValueError: fewer than two images, or a threshold that is not positive.
+      TypeError: ``x`` is a ``tf.data.Dataset`` (pass a fixed array of its examples).
     """
-    if len(x) < 2:
-        raise ValueError(f"x must hold at least 2 images to measure a variance, got {len(x)}")
-    if not threshold > 0:
-        raise ValueError(f"threshold must be positive, got {threshold!r}")
+    n = validation.num_examples("x", x)
+    threshold = validation.real("threshold", threshold, positive=True)
+    batch_size = validation.positive_int("batch_size", batch_size)
+    if n < 2:
+        raise ValueError(f"x must hold at least 2 images to measure a variance, got {n}")
     q_mu = np.concatenate([model.encoder(model.check_input(x[i:i + batch_size]))[0].numpy()
-                           for i in range(0, len(x), batch_size)])
+                           for i in range(0, n, batch_size)])
     return int(np.sum(np.var(q_mu, axis=0, ddof=1) > threshold))

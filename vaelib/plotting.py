@@ -7,6 +7,8 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from vaelib import validation
+
 __all__ = ["image_grid", "plot_curves", "latent_grid", "latent_scatter"]
 
 
@@ -31,8 +33,7 @@ def image_grid(images, ncols: int = 10, *, ax=None, title: str | None = None,
         images = images.reshape(-1, 28, 28)
     if images.ndim != 3:
         raise ValueError(f"images must be [N, 28, 28] or [N, 784], got shape {images.shape}")
-    if ncols <= 0:
-        raise ValueError(f"ncols must be positive, got {ncols}")
+    ncols = validation.positive_int("ncols", ncols)
     images = images.astype(np.float32) / (255.0 if images.dtype == np.uint8 else 1.0)
     n, h, w = images.shape
     nrows = -(-n // ncols)

@@ -7,6 +7,8 @@ import random
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
+
 __all__ = ["set_seed"]
 
 
@@ -21,8 +23,8 @@ def set_seed(seed: int, *, deterministic: bool = True) -> None:
       seed: a non-negative integer.
       deterministic: also call ``tf.config.experimental.enable_op_determinism()``.
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = validation.integer("seed", seed, minimum=0)
+    deterministic = validation.flag("deterministic", deterministic)
     random.seed(seed)
     np.random.seed(seed)
     tf.random.set_seed(seed)

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.conv import ConvDecoder, ConvEncoder, ConvVAEConfig, check_latent
 from vaelib.distributions import normal_log_prob_from_eps, std_normal_log_prob
 from vaelib.likelihoods import Likelihood, get_likelihood
@@ -71,28 +71,17 @@ class VAEConfig:
     seed: int = 0
 
     def __post_init__(self):
-        def size(value) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-        for field in ("hidden_sizes", "decoder_hidden_sizes"):  # a list is fine, kept as a tuple
-            if isinstance(getattr(self, field), list):
-                object.__setattr__(self, field, tuple(getattr(self, field)))
+        # vaelib.validation's rules; NumPy integers are stored as Python ints (and a list as a
+        # tuple), so the configuration and its checkpoint fingerprint are those of plain ints
+        set_field = lambda field, value: object.__setattr__(self, field, value)
         for field in ("input_size", "latent_size"):
-            value = getattr(self, field)
-            if not size(value):
-                raise ValueError(f"{field} must be a positive int, got {value!r}")
-        if (not isinstance(self.hidden_sizes, tuple) or not self.hidden_sizes
-                or not all(map(size, self.hidden_sizes))):
-            raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
-        decoder = self.decoder_hidden_sizes
-        if decoder is not None and (not isinstance(decoder, tuple) or not decoder
-                                    or not all(map(size, decoder))):
-            raise ValueError(f"decoder_hidden_sizes must be a tuple of positive ints or None, "
-                             f"got {decoder!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"seed must be an int, got {self.seed!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+            set_field(field, validation.positive_int(field, getattr(self, field)))
+        set_field("hidden_sizes", validation.integers("hidden_sizes", self.hidden_sizes))
+        if self.decoder_hidden_sizes is not None:
+            set_field("decoder_hidden_sizes",
+                      validation.integers("decoder_hidden_sizes", self.decoder_hidden_sizes))
+        set_field("seed", validation.integer("seed", self.seed))
+        validation.text("activation", self.activation, choices=sorted(ACTIVATIONS))
 
 
 def reparameterize(q_mu: tf.Tensor, q_logvar: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
@@ -192,16 +181,18 @@ class VAE(tf.Module):
             self.noise = tf.random.Generator.from_seed(config.seed)
 
     def check_input(self, x) -> tf.Tensor:
-        """Converts ``x`` to float32 and checks it: shape ``[batch, input_size]``, a float
-        dtype and, when running eagerly, finite values in the likelihood's support
-        ([0, 1] for the Bernoulli and the continuous Bernoulli; levels ``k / 255`` for
-        the discretized logistic; any real for the Gaussian). In a compiled step only
-        the structure, dtype and shape are checked; :func:`vaelib.fit` checks the values
-        of the first batch before.
+        """Converts ``x`` to float32 (NumPy arrays and tensors of any float dtype; a float32
+        tensor is passed through, so a compiled step gains no op) and checks it: shape
+        ``[batch, input_size]``, a float dtype and, when running eagerly, finite values in
+        the likelihood's support ([0, 1] for the Bernoulli and the continuous Bernoulli;
+        levels ``k / 255`` for the discretized logistic; any real for the Gaussian). In a
+        compiled step only the structure, dtype and shape are checked; :func:`vaelib.fit`
+        checks the values of the first batch before.
 
         Raises:
-          TypeError: a tuple such as a labelled batch ``(x, y)``; integer pixels
-            (0..255), which must be binarized (or scaled) first.
+          TypeError: a tuple such as a labelled batch ``(x, y)``; a ``tf.data.Dataset``
+            (pass a fixed array of its examples); integer pixels (0..255), which must be
+            binarized (or scaled) first.
           ValueError: wrong rank or width, NaN or infinite values, or values outside
             the likelihood's support.
         """
@@ -209,11 +200,18 @@ class VAE(tf.Module):
             raise TypeError(f"x must be one tensor of pixels, got a {type(x).__name__} of {len(x)}: "
                             "a labelled batch (x, y) needs its labels dropped first, e.g. "
                             "dataset.map(lambda x, y: x), or vaelib.make_dataset without labels")
+        validation.examples("x", x)  # not a tf.data.Dataset: say what to pass
         dtype = getattr(x, "dtype", None)
         if dtype is not None and not tf.as_dtype(dtype).is_floating:
             raise TypeError(f"x must hold float pixels in [0, 1], got dtype {tf.as_dtype(dtype).name}; "
                             "convert images with vaelib.binarize(images, 'fixed' | 'threshold')")
-        x = tf.convert_to_tensor(x, tf.float32)
+        if isinstance(x, (tf.Tensor, tf.Variable)) and x.dtype != tf.float32:
+            x = tf.cast(x, tf.float32)  # float64 or float16 tensors, as NumPy arrays are converted
+        try:
+            x = tf.convert_to_tensor(x, tf.float32)
+        except (TypeError, ValueError) as error:  # strings, ragged lists, objects
+            raise TypeError(f"x must be an array or tensor [batch, {self.config.input_size}] of "
+                            f"float pixels, got {type(x).__name__} {str(x)[:60]!r}") from error
         if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != self.config.input_size):
             raise ValueError(f"x must have shape [batch, {self.config.input_size}], got {x.shape}")
         if tf.executing_eagerly() and tf.size(x) > 0:
@@ -276,8 +274,8 @@ class VAE(tf.Module):
         With ``mean`` (the default) each image is the likelihood's mean E[x|z] (pixel
         probabilities, for the Bernoulli); otherwise one draw x ~ p(x|z).
         """
-        if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
-            raise ValueError(f"num must be a positive int, got {num!r}")
+        num, seed = validation.positive_int("num", num), validation.integer("seed", seed)
+        mean = validation.flag("mean", mean)
         z = tf.random.stateless_normal([num, self.config.latent_size], seed=[seed, 0])
         return self._decode(z, mean, seed)
 
@@ -285,5 +283,6 @@ class VAE(tf.Module):
         """Images decoded from the encoder's mean ``q_mu``, ``[batch, input_size]``: the
         likelihood's mean E[x|z] (pixel probabilities, for the Bernoulli), or with
         ``mean=False`` one draw x ~ p(x|z)."""
+        seed, mean = validation.integer("seed", seed), validation.flag("mean", mean)
         q_mu, _ = self.encoder(self.check_input(x))
         return self._decode(q_mu, mean, seed)

@@ -36,8 +36,19 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["ArgumentTypeError", "integer", "positive_int", "real", "flag", "text", "integers",
-           "reals", "path", "examples"]
+__all__ = [
+    "ArgumentTypeError",
+    "integer",
+    "positive_int",
+    "real",
+    "flag",
+    "text",
+    "integers",
+    "reals",
+    "path",
+    "examples",
+    "num_examples",
+]
 
 _INTEGER = "an int or a NumPy integer, not a bool"
 _REAL = "an int, a float or a NumPy number, not a bool"
@@ -72,8 +83,15 @@ def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
       ArgumentTypeError: not an integer (a float, a bool, a string, ``None``).
       ValueError: below ``minimum``.
     """
-    words = ("an int" if minimum is None else "a positive int" if minimum == 1
-             else "a non-negative int" if minimum == 0 else f"an int >= {minimum}")
+    words = (
+        "an int"
+        if minimum is None
+        else "a positive int"
+        if minimum == 1
+        else "a non-negative int"
+        if minimum == 0
+        else f"an int >= {minimum}"
+    )
     if not _is_integer(value):
         raise ArgumentTypeError(f"{name} must be {words}, got {value!r} ({_INTEGER})")
     value = int(value)
@@ -87,8 +105,15 @@ def positive_int(name: str, value: Any) -> int:
     return integer(name, value, minimum=1)
 
 
-def real(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
-         positive: bool = False, finite: bool = True) -> float:
+def real(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: bool = False,
+    finite: bool = True,
+) -> float:
     """``value`` checked to be a real number; NumPy numbers become Python ``float``.
 
     A Python ``int`` or ``float`` is returned unchanged (so ``beta=4`` still reads ``4``).
@@ -111,8 +136,11 @@ def real(name: str, value: Any, *, minimum: float | None = None, maximum: float 
         value = float(value)
     if math.isnan(value) or (finite and math.isinf(value)):
         raise ValueError(f"{name} must be {words}, got {value!r}")
-    if ((positive and not value > 0) or (minimum is not None and value < minimum)
-            or (maximum is not None and value > maximum)):
+    if (
+        (positive and not value > 0)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
         raise ValueError(f"{name} must be {words}, got {value!r}")
     return value
 
@@ -124,8 +152,9 @@ def flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def text(name: str, value: Any, *, choices: Iterable[str] | None = None,
-         empty: bool = False) -> str:
+def text(
+    name: str, value: Any, *, choices: Iterable[str] | None = None, empty: bool = False
+) -> str:
     """``value`` checked to be a ``str``: non-empty (unless ``empty``), one of ``choices`` if given.
 
     Raises:
@@ -152,8 +181,14 @@ def _sequence(name: str, value: Any, what: str) -> list:
     return list(value)
 
 
-def integers(name: str, value: Any, *, minimum: int | None = 1, length: int | None = None,
-             empty: bool = False) -> tuple[int, ...]:
+def integers(
+    name: str,
+    value: Any,
+    *,
+    minimum: int | None = 1,
+    length: int | None = None,
+    empty: bool = False,
+) -> tuple[int, ...]:
     """A tuple (or list) of integers ``>= minimum`` as a tuple of Python ``int``.
 
     Raises:
@@ -169,15 +204,18 @@ def integers(name: str, value: Any, *, minimum: int | None = 1, length: int | No
         raise ValueError(f"{name} must be a non-empty tuple of {what}, got {value!r}")
     for item in items:
         if not _is_integer(item):
-            raise ArgumentTypeError(f"{name} must be a tuple of {what}, got {value!r} "
-                                    f"(the entry {item!r} is not {_INTEGER})")
+            raise ArgumentTypeError(
+                f"{name} must be a tuple of {what}, got {value!r} "
+                f"(the entry {item!r} is not {_INTEGER})"
+            )
         if minimum is not None and item < minimum:
             raise ValueError(f"{name} must be a tuple of {what}, got {value!r}")
     return tuple(int(item) for item in items)
 
 
-def reals(name: str, value: Any, *, minimum: float | None = None, length: int | None = None
-          ) -> tuple[float, ...]:
+def reals(
+    name: str, value: Any, *, minimum: float | None = None, length: int | None = None
+) -> tuple[float, ...]:
     """A tuple (or list) of finite real numbers ``>= minimum`` as a tuple of Python ``float``.
 
     Raises:
@@ -189,11 +227,15 @@ def reals(name: str, value: Any, *, minimum: float | None = None, length: int | 
         raise ValueError(f"{name} needs {length} entries, got {len(items)}: {value!r}")
     for item in items:
         if not _is_real(item):
-            raise ArgumentTypeError(f"{name} must be a tuple of finite numbers, got {value!r} "
-                                    f"(the entry {item!r} is not {_REAL})")
+            raise ArgumentTypeError(
+                f"{name} must be a tuple of finite numbers, got {value!r} "
+                f"(the entry {item!r} is not {_REAL})"
+            )
         if not math.isfinite(item) or (minimum is not None and item < minimum):
-            raise ValueError(f"{name} must be a tuple of finite numbers"
-                             f"{f' >= {minimum:g}' if minimum is not None else ''}, got {value!r}")
+            raise ValueError(
+                f"{name} must be a tuple of finite numbers"
+                f"{f' >= {minimum:g}' if minimum is not None else ''}, got {value!r}"
+            )
     return tuple(float(item) for item in items)
 
 
@@ -207,14 +249,18 @@ def path(name: str, value: Any) -> pathlib.Path:
     raw = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
     if not isinstance(raw, str):
         raise ArgumentTypeError(
-            f"{name} must be a folder path (a str or pathlib.Path), got {value!r}")
+            f"{name} must be a folder path (a str or pathlib.Path), got {value!r}"
+        )
     if not raw.strip():
-        raise ValueError(f"{name} must be a folder path, got an empty string; pass '.' for the "
-                         "current folder")
+        raise ValueError(
+            f"{name} must be a folder path, got an empty string; pass '.' for the current folder"
+        )
     expanded = os.path.expanduser(raw)
     if expanded.startswith("~"):
-        raise ValueError(f"{name} {raw!r} starts with '~' but names no home folder on this "
-                         "machine; write the full path")
+        raise ValueError(
+            f"{name} {raw!r} starts with '~' but names no home folder on this "
+            "machine; write the full path"
+        )
     return pathlib.Path(expanded)
 
 
@@ -232,8 +278,31 @@ def examples(name: str, value: Any) -> Any:
             f"{name} must be an array or tensor [N, input_size] of pixels, got "
             f"{type(value).__name__}, a tf.data.Dataset (its order and draws change at every "
             "pass): score a fixed set, e.g. vaelib.binarize(images, 'fixed'), or collect a "
-            "dataset's batches first: np.concatenate(list(dataset.as_numpy_iterator()))")
+            "dataset's batches first: np.concatenate(list(dataset.as_numpy_iterator()))"
+        )
     if not hasattr(value, "__len__") and not hasattr(value, "shape"):
-        raise ArgumentTypeError(f"{name} must be an array or tensor [N, input_size] of pixels, "
-                                f"got {type(value).__name__}")
+        raise ArgumentTypeError(
+            f"{name} must be an array or tensor [N, input_size] of pixels, "
+            f"got {type(value).__name__}"
+        )
     return value
+
+
+def num_examples(name: str, value: Any) -> int:
+    """``N``, the length of the first axis of ``value`` (checked by :func:`examples`); also
+    for a ``tf.Variable``, which has a shape but no ``len``.
+
+    Raises:
+      ArgumentTypeError: as :func:`examples`, or a scalar (no axis of examples).
+    """
+    examples(name, value)
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        if len(shape) == 0:
+            raise ArgumentTypeError(
+                f"{name} must be an array or tensor [N, input_size] of pixels, "
+                f"got a scalar {value!r}"
+            )
+        if shape[0] is not None:
+            return int(shape[0])
+    return len(value)
