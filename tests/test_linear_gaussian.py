@@ -57,12 +57,12 @@ def test_elbo_matches_monte_carlo():
 def test_kl_gaussians_zero_at_equality_and_bad_model():
     s = np.array([[2.0, 0.3], [0.3, 1.0]])
     assert kl_gaussians(np.ones(2), s, np.ones(2), s) == pytest.approx(0.0, abs=1e-12)
-    with pytest.raises(ValueError, match="noise_var must be positive"):
+    with pytest.raises(ValueError, match="noise_var must be a finite positive number, got 0.0"):
         LinearGaussian(np.ones((3, 2)), np.zeros(3), 0.0)
 
 
 def test_non_finite_parameters_and_wrong_shapes_are_refused():
-    with pytest.raises(ValueError, match="noise_var must be positive and finite, got nan"):
+    with pytest.raises(ValueError, match="noise_var must be a finite positive number, got nan"):
         LinearGaussian(np.ones((3, 2)), np.zeros(3), float("nan"))
     with pytest.raises(ValueError, match="w and b must be finite"):
         LinearGaussian(np.full((3, 2), np.nan), np.zeros(3), 1.0)

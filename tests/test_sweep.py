@@ -131,6 +131,7 @@ KINDS = {
     ),
 }
 
+LINEAR = vaelib.LinearGaussian([[1.0, 0.5], [0.0, 2.0]], [0.1, -0.2], 0.5)
 CONFIG = vaelib.VAEConfig(input_size=784, hidden_sizes=(4,), latent_size=2, seed=1)
 MODEL = vaelib.VAE(CONFIG)
 IMAGES = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
@@ -326,6 +327,14 @@ ENTRIES = [
     ),
     ("VAE.sample", "num", "positive int", lambda v: MODEL.sample(v)),
     ("VAE.sample", "seed", "int", lambda v: MODEL.sample(2, seed=v)),
+    (
+        "LinearGaussian",
+        "noise_var",
+        "positive real",
+        lambda v: vaelib.LinearGaussian([[1.0]], [0.0], v).noise_var,
+    ),
+    ("LinearGaussian.sample", "n", "positive int", lambda v: LINEAR.sample(v, seed=1)),
+    ("LinearGaussian.sample", "seed", "int >= 0", lambda v: LINEAR.sample(2, seed=v)),
     (
         "likelihoods.dequantized_dataset",
         "batch_size",

@@ -13,6 +13,8 @@ import dataclasses
 
 import numpy as np
 
+from vaelib import validation
+
 __all__ = ["LinearGaussian", "kl_gaussians"]
 
 LOG_2PI = np.log(2 * np.pi)
@@ -58,18 +60,21 @@ class LinearGaussian:
             raise ValueError(f"w must be [D, d] and b [D]; got {self.w.shape} and {self.b.shape}")
         if not (np.isfinite(self.w).all() and np.isfinite(self.b).all()):
             raise ValueError("w and b must be finite (no NaN or infinity)")
-        if not (np.isfinite(self.noise_var) and self.noise_var > 0):
-            raise ValueError(f"noise_var must be positive and finite, got {self.noise_var}")
+        object.__setattr__(self, "noise_var",
+                           validation.real("noise_var", self.noise_var, positive=True))
 
     @classmethod
     def random(cls, data_size: int, latent_size: int, noise_var: float = 0.5,
                seed: int = 0) -> "LinearGaussian":
-        rng = np.random.default_rng(seed)
+        data_size = validation.positive_int("data_size", data_size)
+        latent_size = validation.positive_int("latent_size", latent_size)
+        rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
         return cls(rng.normal(size=(data_size, latent_size)), rng.normal(size=data_size), noise_var)
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` draws of ``x``, ``[n, D]``."""
-        rng = np.random.default_rng(seed)
+        n = validation.positive_int("n", n)
+        rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
         z = rng.normal(size=(n, self.w.shape[1]))
         return z @ self.w.T + self.b + np.sqrt(self.noise_var) * rng.normal(size=(n, len(self.b)))
 

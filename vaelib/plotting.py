@@ -94,6 +94,8 @@ def latent_grid(decoder, *, n: int = 15, span: float = 2.5, ax=None):
     Returns:
       ``(fig, ax)``.
     """
+    n = validation.positive_int("n", n)
+    span = validation.real("span", span, positive=True)
     axis = np.linspace(-span, span, n, dtype=np.float32)
     z = np.stack(np.meshgrid(axis, axis[::-1]), -1).reshape(-1, 2)  # row-major, z2 decreasing down
     probs = 1.0 / (1.0 + np.exp(-np.asarray(decoder(z))))

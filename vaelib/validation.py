@@ -9,7 +9,7 @@ so that the same value is accepted or refused everywhere, with the same words:
   ``bool``; it is returned as a Python ``int``, so a configuration built from
   ``np.int64(2)`` equals (and fingerprints as) one built from ``2``;
 * a **real number** is a ``numbers.Real`` (Python or NumPy) but not a ``bool``,
-  finite unless said otherwise; NumPy's are returned as Python ``float``;
+  finite unless said otherwise; NumPy's are returned as Python ``int`` or ``float``;
 * a **flag** is ``True`` or ``False`` (or a NumPy ``bool_``), never 0, 1 or a string;
 * **text** is a ``str``;
 * a **path** is a ``str`` or ``os.PathLike``, non-empty; a leading ``~`` is
@@ -114,7 +114,7 @@ def real(
     positive: bool = False,
     finite: bool = True,
 ) -> float:
-    """``value`` checked to be a real number; NumPy numbers become Python ``float``.
+    """``value`` checked to be a real number; NumPy numbers become Python ones.
 
     A Python ``int`` or ``float`` is returned unchanged (so ``beta=4`` still reads ``4``).
 
@@ -132,8 +132,8 @@ def real(
     words = _real_words(finite, minimum, maximum, positive)
     if not _is_real(value):
         raise ArgumentTypeError(f"{name} must be {words}, got {value!r} ({_REAL})")
-    if type(value) not in (int, float):
-        value = float(value)
+    if type(value) not in (int, float):  # NumPy: an integer stays one, as a Python int would
+        value = int(value) if isinstance(value, numbers.Integral) else float(value)
     if math.isnan(value) or (finite and math.isinf(value)):
         raise ValueError(f"{name} must be {words}, got {value!r}")
     if (
