@@ -29,7 +29,7 @@ def test_matmul_rate_and_bad_arguments():
     with pytest.raises(ValueError, match="mode must be one of"):
         speed.vae_step_throughput(VAE(VAEConfig(input_size=4, hidden_sizes=(2,), latent_size=1)),
                                   tf.keras.optimizers.Adam(), "graph")
-    with pytest.raises(ValueError, match="seconds must be positive"):
+    with pytest.raises(ValueError, match="seconds must be a finite positive number"):
         speed.throughput(lambda: None, 0, 1)
 
 
@@ -88,7 +88,7 @@ def test_run_rounds_bad_arguments():
         speed.run_rounds({})
     with pytest.raises(ValueError, match="rounds must be a positive int"):
         speed.run_rounds({"a": lambda s: 1.0}, rounds=0)
-    with pytest.raises(ValueError, match="seconds must be positive"):
+    with pytest.raises(ValueError, match="seconds must be a finite positive number"):
         speed.run_rounds({"a": lambda s: 1.0}, seconds=0)
 
 
@@ -99,3 +99,16 @@ def test_vae_step_runner_trains_once_per_call():
     run()
     run()
     assert per_call == 12 and int(optimizer.iterations) == 6
+
+
+def test_measuring_arguments_follow_the_one_rule():
+    """Issue 22: NumPy numbers from a sweep work, bools and strings are refused by name."""
+    import numpy as np
+
+    rounds = speed.run_rounds({"a": lambda s: 1.0}, rounds=np.int64(2), seconds=np.float32(0.01),
+                              max_reruns=np.int32(0))
+    assert rounds.median("a") == 1.0
+    with pytest.raises(TypeError, match="rounds must be a positive int, got True"):
+        speed.run_rounds({"a": lambda s: 1.0}, rounds=True)
+    with pytest.raises(TypeError, match="examples_per_call must be a positive int, got '100'"):
+        speed.throughput(lambda: None, 0.01, "100")

@@ -26,6 +26,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
+from vaelib import validation
+
 __all__ = ["CATEGORIES", "ProfilerUnsupportedError", "StepProfile", "format_profile",
            "hlo_op_categories", "profile_train_step"]
 
@@ -189,8 +191,8 @@ def profile_train_step(step, batch, *, steps: int = 100, warmup: int = 10,
       ProfilerUnsupportedError: the trace holds none of the compiled ops (older
         TensorFlow versions, see :data:`FAILING_VERSIONS`), rather than a profile of zeros.
     """
-    if not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = validation.positive_int("steps", steps)
+    warmup = validation.integer("warmup", warmup, minimum=0)
     run = lambda: float(step(batch)["loss"])  # noqa: E731
     for _ in range(max(1, warmup)):
         run()

@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 import numpy as np
 import tensorflow as tf
 
+from vaelib import validation
 from vaelib.bounds import vae_loss
 from vaelib.step import make_train_loop, make_train_step, stack_batches
 from vaelib.train import FitConfig
@@ -34,8 +35,9 @@ MODES = ("eager", "function", "xla", "loop", "loop+xla")
 def throughput(run_once: Callable[[], object], seconds: float, examples_per_call: int,
                warmup: int = 3) -> float:
     """Examples per second of ``run_once`` over about ``seconds``, after ``warmup`` calls."""
-    if seconds <= 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
+    seconds = validation.real("seconds", seconds, positive=True)
+    examples_per_call = validation.positive_int("examples_per_call", examples_per_call)
+    warmup = validation.integer("warmup", warmup, minimum=0)
     for _ in range(warmup):
         run_once()
     calls, start = 0, time.perf_counter()
@@ -53,6 +55,8 @@ def matmul_flops_per_second(m: int, k: int, n: int, seconds: float = 2.0, *,
     can hoist the product out of the loop and count one product many times.
     ``jit_compile=True`` measures XLA's own matmul instead of TensorFlow's kernel.
     """
+    m, k, n = (validation.positive_int(name, v) for name, v in (("m", m), ("k", k), ("n", n)))
+    jit_compile = validation.flag("jit_compile", jit_compile)
     a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
     reps = max(1, int(2e9 // (2 * m * k * n)))
 
@@ -168,8 +172,10 @@ def vae_step_runner(model: VAE, optimizer: tf.keras.optimizers.Optimizer, mode: 
       ``(run_once, examples_per_call)``: ``run_once()`` trains and reads every
       step's metrics as ``fit`` does.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    validation.text("mode", mode, choices=MODES)
+    batch_size = validation.positive_int("batch_size", batch_size)
+    steps_per_call = validation.positive_int("steps_per_call", steps_per_call)
+    seed = validation.integer("seed", seed, minimum=0)
     rng = np.random.default_rng(seed)
     data = (rng.random((20, batch_size, model.config.input_size)) < 0.13).astype(np.float32)
     if mode.startswith("loop"):
@@ -310,13 +316,12 @@ def run_rounds(variants: Mapping[str, Callable[[float], float]], *, rounds: int 
     """
     if not variants:
         raise ValueError("variants must not be empty")
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
-        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
-    if not seconds > 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
-    if not tolerance > 0:
-        raise ValueError(f"tolerance must be positive, got {tolerance}")
-    max_reruns = rounds if max_reruns is None else max_reruns
+    rounds = validation.positive_int("rounds", rounds)
+    seconds = validation.real("seconds", seconds, positive=True)
+    tolerance = validation.real("tolerance", tolerance, positive=True)
+    seed = validation.integer("seed", seed, minimum=0)
+    max_reruns = rounds if max_reruns is None else validation.integer("max_reruns", max_reruns,
+                                                                      minimum=0)
     rng = np.random.default_rng(seed)
     names = list(variants)
 
