@@ -69,7 +69,7 @@ def test_renders_svg():
 
 def test_bad_arguments():
     predict, _ = logistic_function()
-    with pytest.raises(ValueError, match="max_depth must be >= 0"):
+    with pytest.raises(ValueError, match="max_depth must be a non-negative int"):
         draw_graph(predict, tf.TensorSpec([None, 5]), max_depth=-1)
     with pytest.raises(TypeError, match="expected a tf.Graph"):
         draw_graph(42)

@@ -63,7 +63,7 @@ def score_function_gradient(f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples
     mu, logvar = _params(mu, logvar)
     z = tf.stop_gradient(mu + tf.exp(0.5 * logvar) * _noise(mu, num_samples, seed))
     values = tf.stop_gradient(f(z))
-    if baseline:
+    if validation.flag("baseline", baseline):
         if num_samples < 2:
             raise ValueError("a leave-one-out baseline needs num_samples >= 2")
         values -= (tf.reduce_sum(values, 0, keepdims=True) - values) / (num_samples - 1)

@@ -25,6 +25,8 @@ from typing import Iterable
 import graphviz
 import tensorflow as tf
 
+from vaelib import validation
+
 __all__ = ["graph_def_of", "draw_graph"]
 
 _INPUT = dict(shape="invhouse", style="filled", fillcolor="#cfe2ff")
@@ -102,8 +104,7 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
     Raises:
       ValueError: ``max_depth`` is negative.
     """
-    if max_depth < 0:
-        raise ValueError(f"max_depth must be >= 0, got {max_depth}")
+    max_depth = validation.integer("max_depth", max_depth, minimum=0)
     graph_def, variable_names = graph_def_of(graph_or_function, *args, **kwargs)
     hidden = _HIDDEN_OPS | set(hide) | {"ReadVariableOp"}  # a read is drawn as its variable
     nodes = list(graph_def.node)

@@ -15,6 +15,8 @@ from typing import Callable, Mapping
 
 import tensorflow as tf
 
+from vaelib import validation
+
 __all__ = ["LossFn", "make_train_step", "make_train_loop", "stack_batches"]
 
 LossFn = Callable[[tf.Module, object], Mapping[str, tf.Tensor]]
@@ -184,8 +186,7 @@ def stack_batches(batches, size: int):
     the loop of :func:`make_train_loop`. A batch whose shapes differ from the
     ones before it (the smaller last batch of an epoch) starts a new stack.
     """
-    if not isinstance(size, int) or size <= 0:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    size = validation.positive_int("size", size)
     group, shapes = [], None
     for batch in batches:
         batch_shapes = [tuple(t.shape) for t in tf.nest.flatten(batch)]
