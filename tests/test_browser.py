@@ -6,12 +6,19 @@ typeset by the locally served MathJax (no raw TeX, no MathJax errors), every
 image loads (the graph drawings are SVG images), launch buttons point to the
 right notebook, and the console shows no errors. Screenshots of two pages go
 to ``tests/artifacts/``. Skipped where Chromium or Playwright is missing.
+
+Accessibility (WCAG 2.1 AA, issue 24): axe-core runs on every page
+(:func:`test_accessibility`) and every image needs a real text alternative
+(:func:`test_images_have_alt_text`).
 """
 
+import collections
 import functools
 import http.server
+import itertools
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -33,17 +40,31 @@ def site(tmp_path_factory):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"  # the stored outputs, as committed
     # paths in a config are relative to the config's folder, which is now a temporary one
-    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path
-                                            in config["sphinx"]["local_extensions"].items()}
+    config["sphinx"]["local_extensions"] = {
+        name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()
+    }
     config_path = out / "_config.yml"
     config_path.write_text(yaml.safe_dump(config))
     build = subprocess.run(
-        [str(pathlib.Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
-         "--path-output", str(out),
-         "--config", str(config_path), "-n", "-W", "--keep-going"],
-        capture_output=True, text=True, timeout=900)
+        [
+            str(pathlib.Path(sys.executable).parent / "jupyter-book"),
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(out),
+            "--config",
+            str(config_path),
+            "-n",
+            "-W",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     html = out / "_build" / "html"
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -74,8 +95,11 @@ def open_page(browser, url):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
     page.goto(url, wait_until="load")
-    page.wait_for_function("() => window.MathJax === undefined || (window.MathJax.startup"
-                           " && window.MathJax.startup.promise !== undefined)", timeout=30000)
+    page.wait_for_function(
+        "() => window.MathJax === undefined || (window.MathJax.startup"
+        " && window.MathJax.startup.promise !== undefined)",
+        timeout=30000,
+    )
     page.evaluate("() => window.MathJax && window.MathJax.startup.promise")
     return page, errors
 
@@ -87,12 +111,17 @@ def test_every_page_renders(site, browser):
         page, errors = open_page(browser, base + path)
         raw_math = page.evaluate(
             "() => [...document.querySelectorAll('.math, span.math, div.math')]"
-            ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))")
+            ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))"
+        )
         assert raw_math == [], f"{path}: untypeset math {raw_math[:3]}"
-        merrors = page.evaluate("() => [...document.querySelectorAll('mjx-merror')].map(e => e.textContent)")
+        merrors = page.evaluate(
+            "() => [...document.querySelectorAll('mjx-merror')].map(e => e.textContent)"
+        )
         assert merrors == [], f"{path}: MathJax errors {merrors}"
-        broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
-                               ".map(i => i.src)")
+        broken = page.evaluate(
+            "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
+            ".map(i => i.src)"
+        )
         assert broken == [], f"{path}: images that did not load {broken}"
         assert errors == [], f"{path}: console errors {errors}"
         page.close()
@@ -108,15 +137,22 @@ def test_launch_buttons(site, browser):
         hrefs = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
         notebook = pathlib.PurePosixPath(path).with_suffix(".ipynb").as_posix()
         assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=tree/{notebook}" in hrefs, path
-        assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}" in hrefs, path
+        assert (
+            f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}" in hrefs
+        ), path
         # "Live Code" (thebe): the button exists, and its Binder kernel is built from this
         # repository at the book's branch.
         live = page.locator("button[onclick*='initThebe']")
-        assert live.count() == 1 and "Live Code" in (live.first.get_attribute("title", timeout=1000) or "") + \
-            (live.first.text_content(timeout=1000) or ""), f"{path}: no Live Code button"
-        thebe = page.evaluate("() => [...document.querySelectorAll('script[type=\"text/x-thebe-config\"]')]"
-                              ".map(s => s.textContent).join('')")
-        assert f'repo: "{repo}"' in thebe and f'ref: "{branch}"' in thebe, f"{path}: thebe config {thebe!r}"
+        assert live.count() == 1 and "Live Code" in (
+            live.first.get_attribute("title", timeout=1000) or ""
+        ) + (live.first.text_content(timeout=1000) or ""), f"{path}: no Live Code button"
+        thebe = page.evaluate(
+            "() => [...document.querySelectorAll('script[type=\"text/x-thebe-config\"]')]"
+            ".map(s => s.textContent).join('')"
+        )
+        assert f'repo: "{repo}"' in thebe and f'ref: "{branch}"' in thebe, (
+            f"{path}: thebe config {thebe!r}"
+        )
         page.close()
 
 
@@ -125,8 +161,10 @@ def test_graph_drawings_and_screenshots(site, browser):
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(exist_ok=True)
     page, errors = open_page(browser, base + "book/01_graphs.html")
-    svgs = page.evaluate("() => [...document.querySelectorAll('.cell_output img')]"
-                         ".filter(i => i.src.endsWith('.svg')).map(i => [i.naturalWidth, i.naturalHeight])")
+    svgs = page.evaluate(
+        "() => [...document.querySelectorAll('.cell_output img')]"
+        ".filter(i => i.src.endsWith('.svg')).map(i => [i.naturalWidth, i.naturalHeight])"
+    )
     assert len(svgs) >= 3 and all(w > 50 and h > 50 for w, h in svgs), svgs
     page.locator(".cell_output img[src$='.svg']").first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "01_graphs.png"))
@@ -146,7 +184,8 @@ def test_an_exercise_and_its_gated_solution(site, browser):
     assert exercise.locator(".admonition-title").inner_text().strip() == "Exercise 0.1"
     solution = page.locator("div.solution.dropdown").first
     assert "Solution to Exercise 0.1" in solution.locator(".admonition-title").inner_text()
-    output = solution.locator(".cell_output").first  # the solution's code cell ran, inside the dropdown
+    # the solution's code cell ran, inside the dropdown
+    output = solution.locator(".cell_output").first
     assert not output.is_visible(), "the solution is not folded"
     solution.locator(".admonition-title").click()
     output.wait_for(state="visible", timeout=5000)
@@ -155,3 +194,143 @@ def test_an_exercise_and_its_gated_solution(site, browser):
     assert solution.locator(".pasted-text").first.inner_text().endswith("%")  # glued from that cell
     assert errors == [], errors
     page.close()
+
+
+# axe-core's rule tags: WCAG 2.0 and 2.1, levels A and AA, which is what WCAG 2.1 AA asks,
+# and Deque's best practices (landmarks, headings, ARIA use), whose serious and critical
+# findings are as real for a reader.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+FAILING_IMPACTS = ("critical", "serious")  # moderate and minor findings are listed, not failed
+# Folded content (hidden cells, solutions) is unfolded first, so that axe sees it.
+UNFOLD = """() => {
+  document.querySelectorAll('details:not([open]) > summary').forEach(s => s.click());
+  document.querySelectorAll('.toggle.toggle-hidden > .admonition-title').forEach(t => t.click());
+  return document.querySelectorAll('details:not([open]), .toggle-hidden').length;
+}"""
+# No transitions: axe would measure a color halfway through one.
+NO_TRANSITIONS = "*, ::before, ::after { transition: none !important; animation: none !important }"
+
+
+def axe_summary(found, impacts, examples=3, most=12):
+    """Readable lines for the violations of the given impacts: rule, impact, help, and where
+    (``examples`` elements a page, ``most`` in all)."""
+    lines = []
+    for rule, all_hits in sorted(found.items()):
+        hits = [(path, mode, v) for path, mode, v in all_hits if v["impact"] in impacts]
+        if not hits:
+            continue
+        worst = min((v["impact"] for _, _, v in hits), key=impacts.index)
+        pages = collections.Counter(path for path, _, v in hits for _ in v["nodes"])
+        lines.append(
+            f"{rule} ({worst}): {hits[0][2]['help']}; {sum(pages.values())} elements: "
+            + ", ".join(f"{path} ({n})" for path, n in sorted(pages.items()))
+        )
+        shown = [(path, mode, node) for path, mode, v in hits for node in v["nodes"][:examples]]
+        for path, mode, node in shown[:most]:
+            target = " ".join(map(str, node["target"]))
+            lines.append(f"    {path} [{mode} mode]: {target[:160]}")
+            why = node.get("failureSummary", "").splitlines()[1:2]
+            if why:
+                lines.append(f"        {why[0].strip()[:200]}")
+        lines.append(f"    {hits[0][2]['helpUrl'].split('?')[0]}")
+    return lines
+
+
+# One page's axe runs, in the page: the WCAG tags, then color-contrast again in dark mode.
+AXE_RUNS = """async (tags) => {
+  const light = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                         resultTypes: ['violations']});
+  document.documentElement.dataset.theme = 'dark';
+  const dark = await axe.run(document, {runOnly: {type: 'rule', values: ['color-contrast']},
+                                        resultTypes: ['violations']});
+  return {light: light.violations, dark: dark.violations};
+}"""
+
+
+def test_accessibility(site, browser):
+    """axe-core (the copy bundled with ``axe-playwright-python``) on every page, everything
+    unfolded, with the rule tags ``wcag2a``, ``wcag2aa``, ``wcag21a``, ``wcag21aa`` and
+    ``best-practice``; its color-contrast rule runs again in dark mode. Fails on any serious
+    or critical violation; lists the moderate and minor ones with the failure."""
+    axe_package = pytest.importorskip("axe_playwright_python")
+    axe_script = (pathlib.Path(axe_package.__file__).parent / "axe.min.js").read_text()
+    base, pages = site
+    found = collections.defaultdict(list)  # rule -> [(page, mode, violation)]
+    # axe takes seconds to a minute a page (color-contrast on every highlighted token);
+    # a few pages at once, each in its own renderer process, use the machine's cores.
+    workers = max(1, min(4, os.cpu_count() or 1))
+
+    def start(path):
+        page, _ = open_page(browser, base + path)
+        page.add_style_tag(content=NO_TRANSITIONS)
+        assert page.evaluate(UNFOLD) == 0, f"{path}: content left folded"
+        page.wait_for_timeout(500)  # the theme re-measures scrollable boxes after 300 ms
+        page.evaluate(axe_script)
+        page.evaluate(f"tags => {{ window.a11yResults = ({AXE_RUNS})(tags); }}", AXE_TAGS)
+        return path, page
+
+    waiting = iter(pages)
+    running = collections.deque(start(path) for path in itertools.islice(waiting, workers))
+    while running:
+        path, page = running.popleft()
+        results = page.evaluate("() => window.a11yResults")
+        page.close()
+        for mode in ("light", "dark"):
+            for v in results[mode]:
+                found[v["id"]].append((path, mode, v))
+        following = next(waiting, None)
+        if following is not None:
+            running.append(start(following))
+    failing = axe_summary(found, FAILING_IMPACTS)
+    others = axe_summary(found, ("moderate", "minor"), examples=1, most=3)
+    assert not failing, (
+        f"axe-core found serious or critical violations (tags {AXE_TAGS}):\n"
+        + "\n".join(failing)
+        + "\nnot failed (moderate, minor):\n"
+        + "\n".join(others)
+    )
+    if others:
+        print("axe-core, moderate and minor (not failed):\n" + "\n".join(others))
+
+
+# An image's alt text that says nothing about it: empty, a generic word, or a file name
+# (docutils uses the image's path when a notebook cell sets no alt text).
+GENERIC_ALT = {"figure", "image", "png", "output", "img", "picture", "plot", "graph", "chart"}
+FILE_NAME = re.compile(r"\.(png|svg|jpe?g|gif|pdf)$|/_images/", re.IGNORECASE)
+
+
+def test_images_have_alt_text(site, browser):
+    """Every <img> says what it shows. A chapter's plot sets its alt text in its code cell's
+    metadata: ``"mystnb": {"image": {"alt": "..."}}`` (myst-nb's ``render_image_options``;
+    one text for every image that cell outputs)."""
+    base, pages = site
+    bad = []
+    for path in pages:
+        page, _ = open_page(browser, base + path)
+        images = page.evaluate("""() => [...document.images].map(i => {
+            const cell = i.closest('.cell');
+            const code = cell && cell.querySelector('.cell_input pre');
+            const section = i.closest('section[id]');
+            return {alt: i.getAttribute('alt'), src: i.getAttribute('src'),
+                    section: section ? section.id : '',
+                    code: code ? code.textContent.trim().split('\\n')[0].slice(0, 70) : ''};
+        })""")
+        for image in images:
+            alt = (image["alt"] or "").strip()
+            if not alt:
+                why = "no alt text"
+            elif alt.lower().strip(" .") in GENERIC_ALT:
+                why = f"generic alt text {alt!r}"
+            elif FILE_NAME.search(alt) or alt == image["src"]:
+                why = "a file name as alt text"
+            else:
+                continue
+            bad.append(
+                f"{path}#{image['section']}: {image['src'].rsplit('/', 1)[-1][:16]}... "
+                f"{why}; cell: {image['code']!r}"
+            )
+        page.close()
+    assert not bad, (
+        f"{len(bad)} images without a real text alternative (set it in the cell's "
+        'metadata: "mystnb": {"image": {"alt": "..."}}):\n' + "\n".join(bad)
+    )
