@@ -142,7 +142,8 @@ class BoundEvaluator:
                        tf.random.stateless_normal(shape, seed=tf.constant([seed, i], tf.int64)))
                 passes = -(-k // per_pass)
                 sizes = [k // passes + (j < k % passes) for j in range(passes)]
-                for part, size in zip(tf.split(eps, sizes, axis=0) if passes > 1 else [eps], sizes):
+                parts = tf.split(eps, sizes, axis=0) if passes > 1 else [eps]
+                for part, size in zip(parts, sizes, strict=True):
                     sums.append(self._pass(x, q_mu, q_logvar, part))
                     bar.update(size * batch)
         finally:
