@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from prose_scan import glue_keys, glue_references, scan
+from prose_scan import bare_comparisons, glue_keys, glue_references, scan
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
@@ -90,3 +90,65 @@ def test_missing_glue_key_is_reported(tmp_path):
     path = _notebook(tmp_path, "{glue:text}`present` and {glue:text}`absent:.2f`", outputs=[glued])
     assert glue_references(path) == {"present", "absent"}
     assert glue_references(path) - glue_keys(path) == {"absent"}
+
+
+# Sentences with a comparative word and two glued numbers that do not compare two measured
+# conditions (so they need no verdict), keyed by notebook and the sentence's first words, each
+# with the reason. Every other such sentence must sit in a paragraph that glues a verdict of
+# vaelib.comparison (a key ending in "_verdict").
+NOT_COMPARISONS: dict[tuple[str, str], str] = {
+    ("02_logistic_regression.ipynb", "The farthest parameter starts"):
+        "a lower bound on Adam's steps (a distance over the largest step), not two conditions",
+    ("02_logistic_regression.ipynb", "For the one that moved most at step 80"):
+        "one parameter's gradient and its second-moment estimate, not two conditions",
+    ("02_logistic_regression.ipynb", "The mean loss with $\\eta = 0.5$ gives"):
+        "deterministic full-batch arithmetic from the same start: no sampling noise to test",
+    ("03_mlp.ipynb", "No class can get more than"):
+        "a bound on a tanh readout's probability and the loss floor it implies",
+    ("07_evaluation.ipynb", "This is why the check above only asks"):
+        "a test threshold set against the largest standard error, not two conditions",
+    ("08_speed.ipynb", "In the profiled step the \"optimizer update\" row"):
+        "one profile's rates inside and outside the step; chapter 8 is re-measured under "
+        "issue 23 (speed), which puts its timings through vaelib.compare_ratios",
+    ("10_diagnostics.ipynb", "By Burda et al.'s criterion"):
+        "two counting criteria applied to the same models, described, not compared",
+    ("10_diagnostics.ipynb", "At $\\beta =$ {glue:text}`rd_beta_hi` without either option"):
+        "counts of units above two thresholds in one model, described, not compared",
+    ("11_likelihoods.ipynb", "The convolutional VAE has {glue:text}`conv_params` parameters"):
+        "exact parameter counts of two architectures: no measurement noise",
+}
+
+
+def _exempt(hit) -> bool:
+    return any(hit.path == name and hit.sentence.startswith(start)
+               for name, start in NOT_COMPARISONS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_comparisons_sit_beside_a_glued_verdict(path):
+    bare = [hit for hit in bare_comparisons(path) if not _exempt(hit)]
+    assert not bare, ("comparative sentences over glued numbers with no glued verdict in their "
+                      "paragraph (compare with vaelib.compare and glue its verdict under a key "
+                      "ending in '_verdict'):\n" + "\n".join(map(str, bare)))
+
+
+def test_every_exemption_is_still_needed():
+    hits = [hit for path in NOTEBOOKS for hit in bare_comparisons(path)]
+    unused = [key for key in NOT_COMPARISONS
+              if not any(h.path == key[0] and h.sentence.startswith(key[1]) for h in hits)]
+    assert not unused, f"exemptions that match no sentence any more (remove them): {unused}"
+
+
+@pytest.mark.parametrize("paragraph, flagged", [
+    ("Model A reaches {glue:text}`a` nats and B {glue:text}`b`: A is better.", True),
+    ("IWAE is {glue:text}`gain` ± {glue:text}`gain_se` nats lower than the VAE.", True),
+    ("IWAE is {glue:text}`gain` ± {glue:text}`se` nats lower than the VAE.\n\nNext paragraph "
+     "{glue:text}`x_verdict`.", True),  # the verdict must be in the same paragraph
+    ("IWAE is lower than the VAE by {glue:text}`gain` ± {glue:text}`se` nats: "
+     "{glue:text}`iwae_vae_verdict`.", False),
+    ("The loss is {glue:text}`a` and the accuracy {glue:text}`b`.", False),  # no comparison
+    ("A is better than B.", False),  # no glued numbers: nothing measured is compared
+])
+def test_planted_bare_comparison_is_caught(tmp_path, paragraph, flagged):
+    hits = bare_comparisons(_notebook(tmp_path, paragraph))
+    assert bool(hits) == flagged, hits
