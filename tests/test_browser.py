@@ -207,6 +207,13 @@ UNFOLD = """() => {
   document.querySelectorAll('.toggle.toggle-hidden > .admonition-title').forEach(t => t.click());
   return document.querySelectorAll('details:not([open]), .toggle-hidden').length;
 }"""
+# True once every box the theme makes focusable when it scrolls (its selectors, as in
+# _static/a11y.js) is focusable if and only if it scrolls.
+SCROLLABLE_SETTLED = """() => [...document.querySelectorAll(
+    'pre, .nboutput > .output_area, .cell_output > .output, .jp-RenderedHTMLCommon, '
+    + '.pst-scrollable-table-container')].every(el =>
+  (el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight) === (el.tabIndex === 0))
+"""
 # No transitions: axe would measure a color halfway through one.
 NO_TRANSITIONS = "*, ::before, ::after { transition: none !important; animation: none !important }"
 
@@ -264,7 +271,12 @@ def test_accessibility(site, browser):
         page, _ = open_page(browser, base + path)
         page.add_style_tag(content=NO_TRANSITIONS)
         assert page.evaluate(UNFOLD) == 0, f"{path}: content left folded"
-        page.wait_for_timeout(500)  # the theme re-measures scrollable boxes after 300 ms
+        # _static/a11y.js measures the unfolded boxes in the next animation frame; wait
+        # until every box that scrolls is focusable (axe reports any that never is)
+        try:
+            page.wait_for_function(SCROLLABLE_SETTLED, timeout=15_000)
+        except playwright.TimeoutError:
+            pass
         page.evaluate(axe_script)
         page.evaluate(f"tags => {{ window.a11yResults = ({AXE_RUNS})(tags); }}", AXE_TAGS)
         return path, page
