@@ -10,7 +10,7 @@ OLDEST_TF ?= 2.16.2
 OLDEST_VENV ?= .venv-oldest
 OLDEST_STAMP := $(OLDEST_VENV)/.installed
 
-.PHONY: book test test-oldest install system-deps bench execute release clean
+.PHONY: book test test-oldest install system-deps bench execute drift release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test-oldest: system-deps $(OLDEST_STAMP)
 NB ?= book/*.ipynb
 execute: install
 	env -u VAELIB_QUICK $(BIN)/python scripts/execute_notebooks.py $(NB)
+
+## drift: re-run chapters at full length into _build/drift; report glued values that moved (all, or NB=...)
+drift: install
+	env -u VAELIB_QUICK $(BIN)/python scripts/drift.py --scratch _build/drift --report _build/drift/report.txt $(NB)
 
 ## bench: the speed benchmarks, interleaved rounds against PyTorch and JAX (installs the bench extra)
 bench: install
