@@ -49,6 +49,7 @@ from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
 from vaelib.report import ProtocolCard, describe_architecture, glue, mean_std
 from vaelib.seed import set_seed
 from vaelib.step import make_train_loop, make_train_step, stack_batches
+from vaelib.tensorboard import TensorBoard
 from vaelib.train import FitConfig, History, NonFiniteLossError, WorkerLostError, fit
 from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
 
@@ -58,7 +59,8 @@ __all__ = [
     "make_dataset",
     # graphs, modules, training (chapters 1-3)
     "draw_graph", "Dense", "MLP", "classification_loss", "evaluate_classifier", "set_seed",
-    "FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit", "make_train_loop",
+    "FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit", "TensorBoard",
+    "make_train_loop",
     "make_train_step",
     "stack_batches", "CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
     "CheckpointSaveError",

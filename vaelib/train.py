@@ -21,6 +21,7 @@ from vaelib import validation
 from vaelib.checkpoint import CheckpointFolder, fingerprint
 from vaelib.progress import Progress
 from vaelib.step import LossFn, make_train_loop, make_train_step, stack_batches
+from vaelib.tensorboard import TensorBoard
 
 __all__ = ["FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit"]
 
@@ -172,7 +173,8 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
         evaluate: Callable[[tf.Module], Mapping[str, float]] | None = None,
         callbacks: tuple[Callable[[int, dict], None], ...] = (),
         checkpoint_dir: str | os.PathLike | None = None,
-        strategy: tf.distribute.Strategy | None = None) -> History:
+        strategy: tf.distribute.Strategy | None = None,
+        log_dir: str | os.PathLike | TensorBoard | None = None) -> History:
     """Trains ``model`` for ``config.epochs`` epochs.
 
     Args:
@@ -197,6 +199,9 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
         :func:`make_train_step`); ``None`` trains on the default device. With a
         multi-worker strategy every worker calls ``fit`` with the same arguments
         and only the chief writes checkpoints (into a folder all workers can read).
+      log_dir: if given, write TensorBoard summaries there (the loss per step, each
+        epoch's row; see :mod:`vaelib.tensorboard`); a :class:`vaelib.TensorBoard`
+        instead also logs the KL per latent dimension of a batch. ``~`` is expanded.
 
     Returns:
       The :class:`History` of this call (epochs restored from a checkpoint are
@@ -230,6 +235,9 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
         raise TypeError(f"evaluate must be a function model -> dict of floats, got {type(evaluate).__name__}")
     if callable(callbacks) or not all(map(callable, callbacks)):
         raise TypeError(f"callbacks must be a tuple of functions (epoch, row) -> None, got {callbacks!r}")
+    own_summaries = log_dir is not None and not isinstance(log_dir, TensorBoard)
+    if own_summaries:
+        log_dir = TensorBoard(log_dir)  # checks the path
     make_data = _epochs_of(data)
     first = make_data(0)
     _check_element_spec(first.element_spec)
@@ -276,7 +284,7 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
             _check_variables(model, "before training")
         try:
             return _epochs(model, config, first, step_metrics, int(epoch_var.numpy()), epoch_var,
-                           folder, evaluate, callbacks)
+                           folder, evaluate, callbacks, log_dir)
         except _PEER_ERRORS as error:
             if strategy is None:
                 raise
@@ -289,10 +297,13 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
                    "pass checkpoint_dir to resume instead of starting again. ")
                 + "TensorFlow may keep this process waiting for the lost worker at exit: "
                 "end it (os._exit(1) in a script)") from error
+        finally:
+            if own_summaries:
+                log_dir.close()
 
 
 def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, evaluate,
-            callbacks) -> History:
+            callbacks, summaries=None) -> History:
     """The epoch loop of :func:`fit`."""
     history = History()
     steps_per_epoch = int(first.cardinality().numpy()) if first.cardinality() > 0 else None
@@ -302,6 +313,7 @@ def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, 
     try:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
+            epoch_start_step = step
             sums: dict[str, float] = {}
             count = 0
             for metrics in step_metrics(epoch, check=epoch == start_epoch):
@@ -325,6 +337,9 @@ def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, 
             row.update(evaluated)
             row["seconds"] = time.perf_counter() - started
             history.epochs.append(row)
+            if summaries is not None:  # after the epoch, from the values already here
+                summaries.write_steps(epoch_start_step, history.step_loss[-count:])
+                summaries.write_epoch(step, row)
             bar.set_postfix(dict(list({"train_loss": row["train_loss"], **evaluated}.items())[:3]))
             if folder is not None:
                 epoch_var.assign(epoch + 1)
@@ -333,4 +348,6 @@ def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, 
                 callback(epoch, row)
     finally:
         bar.close()
+        if summaries is not None:
+            summaries.flush()
     return history
