@@ -13,7 +13,7 @@ from vaelib.classify import classification_loss
 from vaelib.distributions import kl_normal_std
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
-from vaelib.tensorboard import TensorBoard, read_scalars
+from vaelib.tensorboard import TensorBoard, read_graphs, read_scalars
 from vaelib.train import FitConfig, fit
 from vaelib.vae import VAE, VAEConfig
 
@@ -159,3 +159,22 @@ def test_nothing_is_written_without_log_dir(tmp_path, monkeypatch):
         FitConfig(epochs=1, progress=False),
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_traced_graph_is_exported_and_read_back(tmp_path):
+    x, beta = tf.ones([2, 3]), tf.ones([3, 1])  # made before tracing starts: no graphs of theirs
+
+    @tf.function
+    def predict(x, beta):
+        return tf.sigmoid(tf.matmul(x, beta))
+
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    tf.summary.trace_on(graph=True)
+    predict(x, beta)
+    with writer.as_default():
+        tf.summary.trace_export(name="predict", step=0)
+    writer.close()
+    (graph,) = read_graphs(tmp_path)
+    expected = [op.type for op in predict.get_concrete_function(x, beta).graph.get_operations()]
+    assert [op for op, _ in graph] == [t for t in expected if t != "Placeholder"]
+    assert {"MatMul", "Sigmoid"} <= {op for op, _ in graph}

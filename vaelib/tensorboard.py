@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
 
 from vaelib.distributions import kl_normal_std
 
@@ -103,22 +104,46 @@ class TensorBoard:
         self._writer = tf.summary.create_file_writer(self.log_dir)
 
 
-def read_scalars(log_dir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar in the event files under ``log_dir``: ``{tag: [(step, value), ...]}``,
-    in the order written. Reads the files back with ``tf.compat.v1.train.summary_iterator``
-    (what the tests use to check the summaries equal what :func:`vaelib.fit` returned).
-    """
-    found: dict[str, list[tuple[int, float]]] = {}
+def _events(log_dir: str | os.PathLike):
+    """Every event in the event files under ``log_dir``, file by file, in the order written."""
     for root, _, files in sorted(os.walk(os.path.expanduser(os.fspath(log_dir)))):
         for name in sorted(f for f in files if "tfevents" in f):
-            for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
-                for value in event.summary.value:
-                    if value.metadata.plugin_data.plugin_name not in ("scalars", ""):
-                        continue
-                    number = (
-                        float(tf.make_ndarray(value.tensor))
-                        if value.HasField("tensor")
-                        else float(value.simple_value)
-                    )
-                    found.setdefault(value.tag, []).append((int(event.step), number))
+            for record in tf.data.TFRecordDataset(os.path.join(root, name)):
+                yield tf.compat.v1.Event.FromString(record.numpy())
+
+
+def read_scalars(log_dir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the event files under ``log_dir``: ``{tag: [(step, value), ...]}``,
+    in the order written (what the tests use to check the summaries equal what
+    :func:`vaelib.fit` returned; they also read them with TensorBoard's own reader).
+    """
+    found: dict[str, list[tuple[int, float]]] = {}
+    for event in _events(log_dir):
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name not in ("scalars", ""):
+                continue
+            if value.HasField("tensor"):
+                number = float(tf.make_ndarray(value.tensor))
+            else:
+                number = float(value.simple_value)
+            found.setdefault(value.tag, []).append((int(event.step), number))
     return found
+
+
+def read_graphs(log_dir: str | os.PathLike) -> list[list[tuple[str, str]]]:
+    """The graphs ``tf.summary.trace_export`` wrote under ``log_dir`` (what TensorBoard's
+    Graphs tab draws): one list per traced function, of ``(op type, op name)`` for each
+    node, without the ``_Arg``/``_Retval`` nodes that carry arguments and results.
+    """
+    graphs = []
+    for event in _events(log_dir):
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name != "graph_run_metadata_graph":
+                continue
+            metadata = config_pb2.RunMetadata.FromString(tf.make_ndarray(value.tensor).item())
+            for function in metadata.function_graphs:
+                nodes = function.pre_optimization_graph.node
+                graphs.append(
+                    [(n.op, n.name) for n in nodes if n.op not in ("_Arg", "_Retval", "_DeviceArg")]
+                )
+    return graphs
