@@ -20,38 +20,70 @@ name          meaning
 Log-densities are per example, in nats, summed (never averaged) over pixels or
 latent dimensions. ``elbo()`` returns the bound itself (higher is better); the
 training loss is ``-tf.reduce_mean(elbo)``.
+
+Layout: subpackages by concept, in layers. A module imports only from its own layer and the
+layers below (a contract that ``lint-imports`` checks; see pyproject.toml), top to bottom:
+
+- :mod:`vaelib.reporting`: numbers into prose (glue, protocol cards, published results,
+  comparisons, drift), figures and graph drawings.
+- :mod:`vaelib.speed`: throughput, the roofline, interleaved timing rounds, profiles.
+- :mod:`vaelib.evaluation` (log-likelihood estimates) and :mod:`vaelib.diagnostics`
+  (inside a trained VAE), independent of each other.
+- :mod:`vaelib.training`: the compiled step, ``fit``, checkpoints, seeds, progress, TensorBoard.
+- :mod:`vaelib.objectives`: the ELBO, the importance-weighted bound, gradient estimators, losses.
+- :mod:`vaelib.models`: densities, dense layers, the VAE (MLP and convolutional), likelihoods.
+- :mod:`vaelib.data`: MNIST and Fashion-MNIST, downloads, IDX files, binarization, pipelines.
+- :mod:`vaelib.validation` (argument checks) and :mod:`vaelib.layout` (the old flat paths).
+
+Every name of the public API is here at the top (``vaelib.fit``, ``vaelib.VAE``, ...), and
+vaelib 0.1's flat module paths still work (``vaelib.train``, ``vaelib.speed.run_rounds``):
+:mod:`vaelib.layout` says where each one lives now.
 """
 
 __version__ = "0.1.0"
 
+import importlib as _importlib
+import sys as _sys
+
+from vaelib import layout as _layout
+
+# vaelib 0.1's flat modules, at their old paths too: vaelib.train is vaelib.training.train
+for _old, _new in _layout.FLAT_MODULES.items():
+    _module = _importlib.import_module(_new)
+    _sys.modules[f"{__name__}.{_old}"] = _module
+    globals()[_old] = _module
+del _old, _new, _module
+
+# as modules too: vaelib.published.published(key), vaelib.speed.run_rounds, ...
+from vaelib import data, diagnostics, evaluation, objectives, speed  # noqa: E402
+
 # Flat public API, in the order the chapters introduce it.
-from vaelib import diagnostics, profiling, published, speed  # as modules: vaelib.published.published(key), ...
-from vaelib.bounds import elbo, elbo_terms, vae_loss
-from vaelib.evaluation import evaluate_bounds, iwae_bound
-from vaelib.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
-from vaelib.checkpoint import CheckpointSaveError
-from vaelib.classify import classification_loss, evaluate_classifier
-from vaelib.comparison import Comparison, Estimate, compare, compare_ratios, summarize
-from vaelib.conv import ConvVAEConfig
-from vaelib.data import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
-from vaelib.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_prob,
+from vaelib.objectives.bounds import elbo, elbo_terms, vae_loss
+from vaelib.evaluation.marginal_likelihood import evaluate_bounds, iwae_bound
+from vaelib.training.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
+from vaelib.training.checkpoint import CheckpointSaveError
+from vaelib.objectives.classify import classification_loss, evaluate_classifier
+from vaelib.reporting.comparison import Comparison, Estimate, compare, compare_ratios, summarize
+from vaelib.models.conv import ConvVAEConfig
+from vaelib.data.sources import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
+from vaelib.models.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_prob,
                                    normal_log_prob_from_eps, std_normal_log_prob)
-from vaelib.estimators import reparameterization_gradient, score_function_gradient
-from vaelib.graphs import draw_graph
-from vaelib.kl_options import KLOptions, kl_loss
-from vaelib.likelihoods import (Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian,
+from vaelib.objectives.estimators import reparameterization_gradient, score_function_gradient
+from vaelib.reporting.graphs import draw_graph
+from vaelib.objectives.kl_options import KLOptions, kl_loss
+from vaelib.models.likelihoods import (Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian,
                                  bits_per_dim, dequantize, grey_levels)
-from vaelib.linear_gaussian import LinearGaussian, kl_gaussians
-from vaelib.mlp import MLP, Dense
-from vaelib.objectives import active_units, importance_weighted_bound, iwae_loss
-from vaelib.pipeline import binarize, make_dataset
-from vaelib.plotting import image_grid, latent_grid, latent_scatter, plot_curves
-from vaelib.report import ProtocolCard, describe_architecture, glue, mean_std
-from vaelib.seed import set_seed
-from vaelib.step import make_train_loop, make_train_step, stack_batches
-from vaelib.tensorboard import TensorBoard
-from vaelib.train import FitConfig, History, NonFiniteLossError, WorkerLostError, fit
-from vaelib.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
+from vaelib.models.linear_gaussian import LinearGaussian, kl_gaussians
+from vaelib.models.mlp import MLP, Dense
+from vaelib.objectives.importance_weighted import active_units, importance_weighted_bound, iwae_loss
+from vaelib.data.pipeline import binarize, make_dataset
+from vaelib.reporting.plotting import image_grid, latent_grid, latent_scatter, plot_curves
+from vaelib.reporting.report import ProtocolCard, describe_architecture, glue, mean_std
+from vaelib.training.seed import set_seed
+from vaelib.training.step import make_train_loop, make_train_step, stack_batches
+from vaelib.training.tensorboard import TensorBoard
+from vaelib.training.train import FitConfig, History, NonFiniteLossError, WorkerLostError, fit
+from vaelib.models.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
 
 __all__ = [
     # data (chapter 0)

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.distributions import bernoulli_log_prob, normal_log_prob
+from vaelib.models.distributions import bernoulli_log_prob, normal_log_prob
 
 __all__ = ["Likelihood", "Bernoulli", "ContinuousBernoulli", "Gaussian", "DiscretizedLogistic",
            "LIKELIHOODS", "get_likelihood", "continuous_bernoulli_log_norm", "dequantize",

@@ -9,13 +9,19 @@ KL, free bits) reuse. The importance-weighted bound and whole-set evaluation are
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.distributions import kl_normal_std
-from vaelib.vae import VAE, reparameterize
+from vaelib.models.distributions import kl_normal_std
+from vaelib.models.vae import VAE, reparameterize
 
 __all__ = ["elbo", "elbo_terms", "vae_loss"]
+
+# What fit and make_train_step train: loss_fn(model, batch) -> {"loss": scalar, other metrics}.
+# The objectives below return such functions; vaelib.training takes them.
+LossFn = Callable[[tf.Module, object], Mapping[str, tf.Tensor]]
 
 
 def _check_positive_int(name: str, value) -> None:

@@ -32,8 +32,8 @@ import zlib
 
 import numpy as np
 
-from vaelib import download as _download
-from vaelib import idx as _idx
+from vaelib.data import download as _download
+from vaelib.data import idx as _idx
 from vaelib import validation
 
 __all__ = ["Dataset", "DataSource", "load_mnist", "load_fashion_mnist", "load_dataset"]

@@ -19,7 +19,7 @@ import dataclasses
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.mlp import Dense
+from vaelib.models.mlp import Dense
 
 
 def check_latent(z, latent_size: int) -> tf.Tensor:

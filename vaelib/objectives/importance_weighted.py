@@ -36,9 +36,9 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.distributions import (normal_log_prob, normal_log_prob_from_eps,
+from vaelib.models.distributions import (normal_log_prob, normal_log_prob_from_eps,
                                   std_normal_log_prob)
-from vaelib.step import LossFn
+from vaelib.objectives.bounds import LossFn
 
 __all__ = ["ESTIMATORS", "importance_weighted_bound", "iwae_loss", "active_units"]
 

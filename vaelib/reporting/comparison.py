@@ -199,7 +199,7 @@ class Comparison:
         ``tests/test_prose.py`` looks for beside a comparative sentence)."""
         if not name.endswith("_verdict"):
             raise ValueError(f"a comparison's glue key must end in '_verdict', got {name!r}")
-        from vaelib.report import glue
+        from vaelib.reporting.report import glue
         glue(name, self.verdict())
 
 
@@ -298,7 +298,7 @@ class RatioComparison:
         """Glues :meth:`verdict` under ``name`` (ending in ``_verdict``)."""
         if not name.endswith("_verdict"):
             raise ValueError(f"a comparison's glue key must end in '_verdict', got {name!r}")
-        from vaelib.report import glue
+        from vaelib.reporting.report import glue
         glue(name, self.verdict())
 
 

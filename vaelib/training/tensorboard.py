@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 
-from vaelib.distributions import kl_normal_std
+from vaelib.models.distributions import kl_normal_std
 
 
 class TensorBoard:

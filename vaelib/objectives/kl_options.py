@@ -33,9 +33,9 @@ import dataclasses
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.bounds import elbo_terms, vae_loss
-from vaelib.distributions import kl_normal_std
-from vaelib.step import LossFn
+from vaelib.objectives.bounds import elbo_terms, vae_loss
+from vaelib.models.distributions import kl_normal_std
+from vaelib.objectives.bounds import LossFn
 
 __all__ = ["KLOptions", "kl_loss", "kl_per_dimension_batch"]
 

@@ -20,10 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.bounds import vae_loss
-from vaelib.step import make_train_loop, make_train_step, stack_batches
-from vaelib.train import FitConfig
-from vaelib.vae import VAE
+from vaelib.objectives.bounds import vae_loss
+from vaelib.training.step import make_train_loop, make_train_step, stack_batches
+from vaelib.training.train import FitConfig
+from vaelib.models.vae import VAE
 
 __all__ = ["throughput", "matmul_flops_per_second", "optimizer_update_seconds", "vae_flops_per_example",
            "StepBound", "step_bound", "vae_step_runner", "vae_step_throughput", "MODES",

@@ -28,10 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.bounds import _check_num_samples, _check_positive_int, elbo
-from vaelib.progress import Progress
-from vaelib.distributions import normal_log_prob_from_eps, std_normal_log_prob
-from vaelib.vae import VAE, reparameterize
+from vaelib.objectives.bounds import _check_num_samples, _check_positive_int, elbo
+from vaelib.training.progress import Progress
+from vaelib.models.distributions import normal_log_prob_from_eps, std_normal_log_prob
+from vaelib.models.vae import VAE, reparameterize
 
 __all__ = ["iwae_bound", "evaluate_bounds", "BoundEvaluator", "DEFAULT_MEMORY_BYTES"]
 

@@ -18,10 +18,10 @@ from typing import Callable, Iterator, Mapping, Union
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.checkpoint import CheckpointFolder, fingerprint
-from vaelib.progress import Progress
-from vaelib.step import LossFn, make_train_loop, make_train_step, stack_batches
-from vaelib.tensorboard import TensorBoard
+from vaelib.training.checkpoint import CheckpointFolder, fingerprint
+from vaelib.training.progress import Progress
+from vaelib.training.step import LossFn, make_train_loop, make_train_step, stack_batches
+from vaelib.training.tensorboard import TensorBoard
 
 __all__ = ["FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit"]
 

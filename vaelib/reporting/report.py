@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vaelib import validation
-from vaelib.pipeline import BINARIZATIONS, STATIC_IS_AMBIGUOUS
+from vaelib.data.pipeline import BINARIZATIONS, STATIC_IS_AMBIGUOUS
 
 __all__ = ["glue", "glue_text", "mean_std", "describe_architecture", "ProtocolCard"]
 

@@ -16,10 +16,10 @@ from typing import Callable, Mapping
 import tensorflow as tf
 
 from vaelib import validation
+from vaelib.objectives.bounds import LossFn  # where the objectives define it
 
 __all__ = ["LossFn", "make_train_step", "make_train_loop", "stack_batches"]
 
-LossFn = Callable[[tf.Module, object], Mapping[str, tf.Tensor]]
 
 
 def _after_all(gradients: list) -> list:

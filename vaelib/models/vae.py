@@ -37,10 +37,10 @@ import dataclasses
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.conv import ConvDecoder, ConvEncoder, ConvVAEConfig, check_latent
-from vaelib.distributions import normal_log_prob_from_eps, std_normal_log_prob
-from vaelib.likelihoods import Likelihood, get_likelihood
-from vaelib.mlp import MLP
+from vaelib.models.conv import ConvDecoder, ConvEncoder, ConvVAEConfig, check_latent
+from vaelib.models.distributions import normal_log_prob_from_eps, std_normal_log_prob
+from vaelib.models.likelihoods import Likelihood, get_likelihood
+from vaelib.models.mlp import MLP
 
 __all__ = ["VAEConfig", "Encoder", "Decoder", "VAE", "reparameterize"]
 

@@ -19,7 +19,7 @@ from typing import Callable
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.distributions import normal_log_prob
+from vaelib.models.distributions import normal_log_prob
 
 __all__ = ["score_function_gradient", "reparameterization_gradient"]
 

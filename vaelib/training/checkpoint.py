@@ -44,8 +44,8 @@ from typing import Mapping
 
 import tensorflow as tf
 
-from vaelib import validation
-from vaelib.download import sha256_of
+from vaelib import layout, validation
+from vaelib.data.download import sha256_of
 
 __all__ = ["CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
            "CheckpointSaveError", "CheckpointFolder", "fingerprint"]
@@ -81,7 +81,9 @@ def _size(num_bytes: float) -> str:
 
 
 def _qualname(obj: object) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+    # vaelib's classes by their vaelib 0.1 (flat) module paths, so that checkpoints written
+    # before vaelib was grouped into subpackages match (vaelib.layout)
+    return f"{layout.flat_name(type(obj).__module__)}.{type(obj).__qualname__}"
 
 
 def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, str]:
