@@ -16,11 +16,23 @@ import json
 import pathlib
 import re
 
-STRIP = [r"\$\$.*?\$\$", r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", r"\$[^$\n]+\$", r"```.*?```",
-         r"`[^`\n]*`", r"\{[a-z:-]+\}`[^`]*`", r"^:::.*?$", r"^```\{.*?$", r"\]\([^)]*\)",
-         r"\(\w[\w-]*\)=", r"<[^>]+>"]
-RESULT = re.compile(r"(?<![\w.])(\d[\d,]*\.\d+|\d+(?:\.\d+)?\s?%|\d+(?:\.\d+)?\s?(?:x|×)(?!\w)"
-                    r"|\d+(?:\.\d+)?\s+times\b|\d+(?:\.\d+)?\s+nats\b)")
+STRIP = [
+    r"\$\$.*?\$\$",
+    r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}",
+    r"\$[^$\n]+\$",
+    r"```.*?```",
+    r"`[^`\n]*`",
+    r"\{[a-z:-]+\}`[^`]*`",
+    r"^:::.*?$",
+    r"^```\{.*?$",
+    r"\]\([^)]*\)",
+    r"\(\w[\w-]*\)=",
+    r"<[^>]+>",
+]
+RESULT = re.compile(
+    r"(?<![\w.])(\d[\d,]*\.\d+|\d+(?:\.\d+)?\s?%|\d+(?:\.\d+)?\s?(?:x|×)(?!\w)"
+    r"|\d+(?:\.\d+)?\s+times\b|\d+(?:\.\d+)?\s+nats\b)"
+)
 GLUE_REF = re.compile(r"\{glue(?::\w*)?\}`([\w]+)(?::[^`]*)?`")
 
 
@@ -39,7 +51,9 @@ def markdown_cells(path: pathlib.Path) -> list[tuple[int, str]]:
     """(index, text) of each markdown cell of a notebook, or the whole of a .md page as cell 0."""
     if path.suffix == ".ipynb":
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        return [(i, "".join(c["source"])) for i, c in enumerate(cells) if c["cell_type"] == "markdown"]
+        return [
+            (i, "".join(c["source"])) for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+        ]
     return [(0, path.read_text(encoding="utf-8"))]
 
 
@@ -51,7 +65,7 @@ def strip(text: str) -> str:
 
 
 def scan(path: pathlib.Path, allowed: dict[str, str] | None = None) -> list[Hit]:
-    """Result-like numbers in ``path``'s prose, except those whose context contains an allowed phrase.
+    """Result-like numbers in ``path``'s prose, except those near an allowed phrase.
 
     Args:
       path: a notebook or a markdown page.
@@ -63,10 +77,10 @@ def scan(path: pathlib.Path, allowed: dict[str, str] | None = None) -> list[Hit]
     for index, text in markdown_cells(path):
         text = strip(text)
         for match in RESULT.finditer(text):
-            window = text[max(0, match.start() - 40):match.end() + 40]
+            window = text[max(0, match.start() - 40) : match.end() + 40]
             if any(phrase in window for phrase in allowed):
                 continue
-            context = " ".join(text[max(0, match.start() - 50):match.end() + 20].split())
+            context = " ".join(text[max(0, match.start() - 50) : match.end() + 20].split())
             hits.append(Hit(str(path), index, match.group(0), context))
     return hits
 
@@ -92,7 +106,9 @@ def glue_references(path: pathlib.Path) -> set[str]:
 # vaelib.comparison (a key ending in "_verdict"), not beside a bare number pair.
 COMPARATIVE = re.compile(
     r"\b(better|worse|faster|slower|helps?|hurts?|beats?|outperform\w*|improv(?:e|es|ed)|tighter"
-    r"|looser|(?:higher|lower|smaller|larger|greater|more|less|fewer|bigger) than)\b", re.I)
+    r"|looser|(?:higher|lower|smaller|larger|greater|more|less|fewer|bigger) than)\b",
+    re.I,
+)
 VERDICT_SUFFIX = "_verdict"
 
 

@@ -12,11 +12,17 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from toy_data import dataset
+
 from vaelib.bounds import vae_loss
-from vaelib.checkpoint import (CheckpointError, CheckpointFolder, CheckpointLockedError,
-                               CheckpointMismatchError, CheckpointSaveError, fingerprint)
+from vaelib.checkpoint import (
+    CheckpointError,
+    CheckpointFolder,
+    CheckpointLockedError,
+    CheckpointMismatchError,
+    CheckpointSaveError,
+    fingerprint,
+)
 from vaelib.classify import classification_loss
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
@@ -43,8 +49,11 @@ def saved(path, epochs, sizes=(4, 8, 2), **kwargs):
 
 
 def contents(path):
-    return {p.name: p.read_bytes() for p in pathlib.Path(path).iterdir()
-            if p.is_file() and p.name != ".vaelib-lock"}
+    return {
+        p.name: p.read_bytes()
+        for p in pathlib.Path(path).iterdir()
+        if p.is_file() and p.name != ".vaelib-lock"
+    }
 
 
 def restored(path, sizes=(4, 8, 2)):
@@ -82,13 +91,17 @@ def test_an_interrupted_save_is_skipped_and_left_alone(tmp_path):
     (tmp_path / "ckpt-2.json").unlink()  # as if killed before the manifest was written
     (tmp_path / "ckpt-3_temp").mkdir()  # and a save killed inside TensorFlow's writer
     before = contents(tmp_path)
-    with pytest.warns(RuntimeWarning, match=r"restoring ckpt-1.*ckpt-3: no manifest.*ckpt-2: no manifest"):
+    with pytest.warns(
+        RuntimeWarning, match=r"restoring ckpt-1.*ckpt-3: no manifest.*ckpt-2: no manifest"
+    ):
         assert restored(tmp_path) == (1, 1.0)
     model = MLP([4, 8, 2], seed=1)
     with pytest.warns(RuntimeWarning), folder_for(tmp_path, model) as folder:
         folder.restore()
         assert folder.save(2).name == "ckpt-4"  # above every number in use
-    assert all(contents(tmp_path)[name] == data for name, data in before.items() if name != "checkpoint")
+    assert all(
+        contents(tmp_path)[name] == data for name, data in before.items() if name != "checkpoint"
+    )
 
 
 def test_a_truncated_or_corrupt_file_is_named_and_skipped(tmp_path):
@@ -102,17 +115,24 @@ def test_a_truncated_or_corrupt_file_is_named_and_skipped(tmp_path):
         assert restored(tmp_path) == (1, 1.0)
     (tmp_path / "ckpt-1.json").write_text("{not json")
     before = contents(tmp_path)
-    with pytest.raises(CheckpointError, match=rf"{tmp_path} holds checkpoint files but no intact "
-                                              r"checkpoint.*unreadable manifest ckpt-1.json"):
+    with pytest.raises(
+        CheckpointError,
+        match=rf"{tmp_path} holds checkpoint files but no intact "
+        r"checkpoint.*unreadable manifest ckpt-1.json",
+    ):
         restored(tmp_path)
     assert contents(tmp_path) == before
 
 
 def test_files_that_are_not_vaelibs_are_refused_not_overwritten(tmp_path):
     model = MLP([4, 8, 2])
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(tmp_path), 2).save()  # no manifest
+    tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model), str(tmp_path), 2
+    ).save()  # no manifest
     before = contents(tmp_path)
-    with pytest.raises(CheckpointError, match=rf"{tmp_path} holds checkpoint files.*ckpt-1: no manifest"):
+    with pytest.raises(
+        CheckpointError, match=rf"{tmp_path} holds checkpoint files.*ckpt-1: no manifest"
+    ):
         restored(tmp_path)
     assert contents(tmp_path) == before
 
@@ -127,45 +147,73 @@ def test_old_checkpoints_are_rotated_but_foreign_files_kept(tmp_path):
             folder.save(epoch)
     names = {p.name.split(".")[0] for p in tmp_path.glob("ckpt-*")}
     assert names == {"ckpt-1", "ckpt-2", "ckpt-3", "ckpt-6", "ckpt-7"}
-    assert all(contents(tmp_path)[name] == data for name, data in foreign.items() if name != "checkpoint")
+    assert all(
+        contents(tmp_path)[name] == data for name, data in foreign.items() if name != "checkpoint"
+    )
 
 
 def test_a_checkpoint_of_another_configuration_is_refused_naming_the_field(tmp_path):
     config = VAEConfig(input_size=6, hidden_sizes=(5,), latent_size=2)
     x = (np.random.default_rng(0).random((8, 6)) < 0.5).astype(np.float32)
-    train = lambda model, epochs: fit(model, tf.keras.optimizers.Adam(1e-2), vae_loss,
-                                      tf.data.Dataset.from_tensor_slices(x).batch(4),
-                                      FitConfig(epochs=epochs, progress=False, jit_compile=False),
-                                      checkpoint_dir=tmp_path)
+
+    def train(model, epochs):
+        return fit(
+            model,
+            tf.keras.optimizers.Adam(1e-2),
+            vae_loss,
+            tf.data.Dataset.from_tensor_slices(x).batch(4),
+            FitConfig(epochs=epochs, progress=False, jit_compile=False),
+            checkpoint_dir=tmp_path,
+        )
+
     train(VAE(config), 1)
     before = contents(tmp_path)
     relu = VAE(VAEConfig(input_size=6, hidden_sizes=(5,), latent_size=2, activation="relu"))
-    with pytest.raises(CheckpointMismatchError, match=rf"{tmp_path}/ckpt-1 was written by another "
-                                                      r"configuration \(config.activation: checkpoint "
-                                                      r"'tanh', this model 'relu'"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=rf"{tmp_path}/ckpt-1 was written by another "
+        r"configuration \(config.activation: checkpoint "
+        r"'tanh', this model 'relu'",
+    ):
         train(relu, 2)
-    with pytest.raises(CheckpointMismatchError, match=r"config.hidden_sizes: checkpoint \(5,\), this model "
-                                                      r"\(7,\); variable vae/decoder/mlp/dense_0/b:0: "
-                                                      r"checkpoint \(5,\) float32, this model \(7,\)"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"config.hidden_sizes: checkpoint \(5,\), this model "
+        r"\(7,\); variable vae/decoder/mlp/dense_0/b:0: "
+        r"checkpoint \(5,\) float32, this model \(7,\)",
+    ):
         train(VAE(VAEConfig(input_size=6, hidden_sizes=(7,), latent_size=2)), 2)
     assert contents(tmp_path) == before
 
 
 def test_a_checkpoint_of_another_likelihood_is_refused(tmp_path):
-    """The continuous Bernoulli's decoder has the Bernoulli's variables: only the likelihood differs."""
+    """The continuous Bernoulli's decoder has the Bernoulli's variables: only the likelihood
+    differs."""
     config = VAEConfig(input_size=6, hidden_sizes=(5,), latent_size=2)
     x = np.random.default_rng(0).random((8, 6)).astype(np.float32)  # grey pixels suit both
-    train = lambda model, epochs: fit(model, tf.keras.optimizers.Adam(1e-2), vae_loss,
-                                      tf.data.Dataset.from_tensor_slices(x).batch(4),
-                                      FitConfig(epochs=epochs, progress=False, jit_compile=False),
-                                      checkpoint_dir=tmp_path)
+
+    def train(model, epochs):
+        return fit(
+            model,
+            tf.keras.optimizers.Adam(1e-2),
+            vae_loss,
+            tf.data.Dataset.from_tensor_slices(x).batch(4),
+            FitConfig(epochs=epochs, progress=False, jit_compile=False),
+            checkpoint_dir=tmp_path,
+        )
+
     bernoulli, continuous = VAE(config), VAE(config, likelihood="continuous_bernoulli")
     assert [v.shape for v in bernoulli.variables] == [v.shape for v in continuous.variables]
-    assert "likelihood" not in fingerprint(bernoulli)  # fingerprints written before likelihoods still match
+    assert "likelihood" not in fingerprint(
+        bernoulli
+    )  # fingerprints written before likelihoods still match
     train(bernoulli, 1)
     before = contents(tmp_path)
-    with pytest.raises(CheckpointMismatchError, match=r"likelihood: checkpoint .*, this model "
-                                                      r"ContinuousBernoulli"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"likelihood: checkpoint .*, this model "
+        r"ContinuousBernoulli",
+    ):
         train(continuous, 2)
     assert contents(tmp_path) == before
 
@@ -175,16 +223,22 @@ def test_a_shape_error_from_tensorflow_names_the_folder(tmp_path):
     model = MLP([4, 9, 2])
     checkpoint = tf.train.Checkpoint(model=model, epoch=tf.Variable(0, dtype=tf.int64))
     stored = fingerprint(MLP([4, 8, 2]))  # as if the fingerprint had not caught it
-    with pytest.raises(CheckpointMismatchError, match=rf"{tmp_path}/ckpt-1 does not fit the model.*"
-                                                      r"shape \(8,\).*shape \(9,\)"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=rf"{tmp_path}/ckpt-1 does not fit the model.*"
+        r"shape \(8,\).*shape \(9,\)",
+    ):
         CheckpointFolder(tmp_path, checkpoint, stored).restore()
 
 
 def test_a_second_run_on_a_locked_folder_is_refused(tmp_path):
     model = MLP([4, 8, 2])
     with folder_for(tmp_path, model):
-        with pytest.raises(CheckpointLockedError, match=rf"{tmp_path} is in use by another training "
-                                                        rf"run \(pid {os.getpid()} on"):
+        with pytest.raises(
+            CheckpointLockedError,
+            match=rf"{tmp_path} is in use by another training "
+            rf"run \(pid {os.getpid()} on",
+        ):
             folder_for(tmp_path, model).lock()
     with folder_for(tmp_path, model):  # released
         pass
@@ -223,16 +277,25 @@ KILLED = textwrap.dedent("""
 def train_toy(checkpoint_dir):
     set_seed(1)
     model = MLP([4, 8, 2], seed=3)
-    history = fit(model, tf.keras.optimizers.Adam(1e-2), classification_loss, lambda e: dataset(seed=e),
-                  FitConfig(epochs=4, progress=False, jit_compile=False, steps_per_call=1),
-                  checkpoint_dir=checkpoint_dir)
+    history = fit(
+        model,
+        tf.keras.optimizers.Adam(1e-2),
+        classification_loss,
+        lambda e: dataset(seed=e),
+        FitConfig(epochs=4, progress=False, jit_compile=False, steps_per_call=1),
+        checkpoint_dir=checkpoint_dir,
+    )
     return model, history
 
 
 def test_kill_9_during_a_save_resumes_from_the_last_complete_checkpoint(tmp_path):
     folder = tmp_path / "ckpt"
-    child = subprocess.Popen([sys.executable, "-c", KILLED, str(folder), str(TESTS)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(folder), str(TESTS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 240
         line = ""
@@ -247,34 +310,43 @@ def test_kill_9_during_a_save_resumes_from_the_last_complete_checkpoint(tmp_path
         child.stdout.close()
         child.stderr.close()
     debris = contents(folder)
-    assert "ckpt-2.index" in debris and "ckpt-2.json" not in debris  # TensorFlow's files, no manifest
+    assert (
+        "ckpt-2.index" in debris and "ckpt-2.json" not in debris
+    )  # TensorFlow's files, no manifest
     reference, _ = train_toy(None)
     with pytest.warns(RuntimeWarning, match=r"restoring ckpt-1.*ckpt-2: no manifest"):
         resumed, history = train_toy(folder)
     assert [row["epoch"] for row in history.epochs] == [2, 3, 4]
-    for a, b in zip(reference.trainable_variables, resumed.trainable_variables):
+    for a, b in zip(reference.trainable_variables, resumed.trainable_variables, strict=False):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
-    assert all(contents(folder)[name] == data for name, data in debris.items() if name.startswith("ckpt-2"))
+    assert all(
+        contents(folder)[name] == data for name, data in debris.items() if name.startswith("ckpt-2")
+    )
 
 
 # Issue 22: a run deletes only what it wrote; a failed save leaves the folder as it was.
 
+
 def fit_toy(checkpoint_dir, epochs, **config):
     """The toy classifier trained with fit; max_to_keep is fit's default (2) unless given."""
     set_seed(1)
-    return fit(MLP([4, 8, 2], seed=3), tf.keras.optimizers.Adam(1e-2), classification_loss,
-               lambda e: dataset(seed=e),
-               FitConfig(epochs=epochs, progress=False, jit_compile=False, steps_per_call=1,
-                         **config),
-               checkpoint_dir=checkpoint_dir)
+    return fit(
+        MLP([4, 8, 2], seed=3),
+        tf.keras.optimizers.Adam(1e-2),
+        classification_loss,
+        lambda e: dataset(seed=e),
+        FitConfig(epochs=epochs, progress=False, jit_compile=False, steps_per_call=1, **config),
+        checkpoint_dir=checkpoint_dir,
+    )
 
 
 def unchanged(path, before):
     """Every file that existed before still exists with the same bytes (the lock file and
     TensorFlow's index file, which vaelib rewrites and never reads, aside)."""
     after = contents(path)
-    changed = sorted(name for name, data in before.items()
-                     if name != "checkpoint" and after.get(name) != data)
+    changed = sorted(
+        name for name, data in before.items() if name != "checkpoint" and after.get(name) != data
+    )
     assert not changed, f"changed or deleted: {changed}"
 
 
@@ -291,8 +363,11 @@ def test_a_skipped_corrupt_checkpoint_and_an_earlier_runs_are_never_deleted(tmp_
     unchanged(tmp_path, before)  # ckpt-1 (intact, an earlier run's) and the corrupt ckpt-2 stay
     numbers = sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("ckpt-*.json"))
     assert numbers == [1, 2, 5, 6]  # this run's two newest, and what it did not write
-    assert re.search(rf"restoring ckpt-1.*ckpt-2: .*{data.name}.*stay in {tmp_path} as they are, "
-                     r"never counted among max_to_keep nor deleted", str(warned[0].message))
+    assert re.search(
+        rf"restoring ckpt-1.*ckpt-2: .*{data.name}.*stay in {tmp_path} as they are, "
+        r"never counted among max_to_keep nor deleted",
+        str(warned[0].message),
+    )
 
 
 # A fit in another process whose files may not exceed a size limit (RLIMIT_FSIZE; the
@@ -319,8 +394,12 @@ FULL_DISK = textwrap.dedent("""
 
 
 def fit_with_file_size_limit(folder, limit):
-    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(folder), str(TESTS), str(limit)],
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(folder), str(TESTS), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert "SAVE-ERROR" in done.stdout, done.stdout + done.stderr
     return done.stdout.split("SAVE-ERROR", 1)[1]
 
@@ -333,10 +412,14 @@ def test_a_failed_first_save_is_cleaned_up_and_the_next_run_starts(tmp_path):
     assert re.search(r"a checkpoint needs about 1\.\d MB, [\d.]+ [kMG]B free there", message)
     assert sorted(p.name for p in folder.iterdir()) == [".vaelib-lock"]  # no ckpt-1_temp left
     set_seed(1)
-    history = fit(MLP([4, 300, 300, 2], seed=3), tf.keras.optimizers.Adam(1e-2),
-                  classification_loss, lambda e: dataset(seed=e),
-                  FitConfig(epochs=1, progress=False, jit_compile=False, steps_per_call=1),
-                  checkpoint_dir=folder)  # before issue 22: "holds checkpoint files but no intact"
+    history = fit(
+        MLP([4, 300, 300, 2], seed=3),
+        tf.keras.optimizers.Adam(1e-2),
+        classification_loss,
+        lambda e: dataset(seed=e),
+        FitConfig(epochs=1, progress=False, jit_compile=False, steps_per_call=1),
+        checkpoint_dir=folder,
+    )  # before issue 22: "holds checkpoint files but no intact"
     assert len(history.epochs) == 1 and (folder / "ckpt-1.json").exists()
 
 
@@ -351,15 +434,20 @@ def test_a_failed_later_save_keeps_every_earlier_file_and_resumes(tmp_path):
         part = pathlib.Path(f"{prefix}_temp/part-00000-of-00001.data-00000-of-00001.tempstate1")
         part.write_bytes(b"0")
         raise tf.errors.ResourceExhaustedError(
-            None, None, "{{function_node __wrapped__SaveV2_dtypes_6_device_/job:localhost/"
+            None,
+            None,
+            "{{function_node __wrapped__SaveV2_dtypes_6_device_/job:localhost/"
             f"replica:0/task:0/device:CPU:0}}}} {prefix}_temp/part-00000; No space left on "
-            "device [Op:SaveV2]")
+            "device [Op:SaveV2]",
+        )
 
     tf.train.Checkpoint.write = fails
     try:
-        message = (rf"could not save checkpoint ckpt-2 in checkpoint_dir {tmp_path} \("
-                   r"ResourceExhaustedError: /.*No space left on device \[Op:SaveV2\]\); the "
-                   r"disk is full.*needs about [\d.]+ (bytes|kB).*every earlier checkpoint is intact")
+        message = (
+            rf"could not save checkpoint ckpt-2 in checkpoint_dir {tmp_path} \("
+            r"ResourceExhaustedError: /.*No space left on device \[Op:SaveV2\]\); the "
+            r"disk is full.*needs about [\d.]+ (bytes|kB).*every earlier checkpoint is intact"
+        )
         with pytest.raises(CheckpointSaveError, match=message):
             fit_toy(tmp_path, 3)
     finally:
@@ -385,8 +473,11 @@ def test_a_tilde_in_checkpoint_dir_is_the_home_folder(tmp_path, monkeypatch, how
         saved("~/vae-ckpts", 1)
     assert (home / "vae-ckpts" / "ckpt-1.json").exists()
     assert list(work.iterdir()) == []  # no folder literally named "~"
-    with pytest.raises(ValueError, match=r"checkpoint_dir '~no-such-user-x/c' starts with '~' but "
-                                         r"names no home folder"):
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint_dir '~no-such-user-x/c' starts with '~' but "
+        r"names no home folder",
+    ):
         fit_toy("~no-such-user-x/c", 1)
     for bad, error in (("", ValueError), (3, TypeError), (b"ckpts", TypeError)):
         with pytest.raises(error, match="checkpoint_dir must be a folder path"):

@@ -42,7 +42,9 @@ def test_bad_batches_are_named():
     x = np.zeros((2, 1), np.float32)
     with pytest.raises(TypeError, match=r"classification_loss takes batches \(x, y\), got ndarray"):
         classification_loss(model, x)
-    with pytest.raises(TypeError, match="labels y must be integer class indices, got dtype float64"):
+    with pytest.raises(
+        TypeError, match="labels y must be integer class indices, got dtype float64"
+    ):
         classification_loss(model, (x, np.array([0.5, 1.2])))
     with pytest.raises(ValueError, match=r"empty batch \(0 examples\)"):
         classification_loss(model, (x[:0], np.zeros(0, np.int32)))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import vaelib
 from vaelib import comparison as cmp
 
 
@@ -98,32 +99,38 @@ def test_accuracies_as_zero_one_values():
 
 
 def test_ratios_over_rounds():
-    assert cmp.compare_ratios([150, 160, 140], [100, 100, 100]).verdict().startswith(
-        "faster: 1.50x (median of 3 per-round ratios, 1.40-1.60; every round agrees)")
-    mixed = cmp.compare_ratios([90, 110, 105, 95, 101], [100] * 5)
+    assert (
+        vaelib.compare_ratios([150, 160, 140], [100, 100, 100])
+        .verdict()
+        .startswith("faster: 1.50x (median of 3 per-round ratios, 1.40-1.60; every round agrees)")
+    )
+    mixed = vaelib.compare_ratios([90, 110, 105, 95, 101], [100] * 5)
     assert not mixed.conclusive
     assert "3 of 5 rounds above 1" in mixed.verdict()
     with pytest.raises(ValueError, match="positive finite"):
-        cmp.compare_ratios([1, 0], [1, 1])
+        vaelib.compare_ratios([1, 0], [1, 1])
 
 
 def test_summarize_carries_both_uncertainties():
     rng = np.random.default_rng(8)
     values = rng.normal(-88, 30, size=(3, 1000)) + np.array([[0.1], [-0.2], [0.05]])
-    estimate = cmp.summarize(values)
+    estimate = vaelib.summarize(values)
     assert estimate.se_examples == pytest.approx(stats.sem(values.mean(axis=0)))
     assert estimate.sd_seeds == pytest.approx(np.std(values.mean(axis=1), ddof=1))
     assert "(SE over 1,000 images)" in estimate.text() and "(sd over 3 seeds)" in estimate.text()
-    assert "(one seed)" in cmp.summarize(values[0]).text()
+    assert "(one seed)" in vaelib.summarize(values[0]).text()
 
 
-@pytest.mark.parametrize("a, b, match", [
-    (np.zeros(5), np.zeros(6), "same shape"),
-    (np.zeros((2, 5)), np.zeros((3, 5)), "same number of seeds"),
-    ([1.0, np.nan, 2.0], [1.0, 2.0, 3.0], "non-finite"),
-    (np.zeros((2, 2, 2)), np.zeros((2, 2, 2)), "shape"),
-    ([1.0], [2.0], "at least 2 examples"),
-])
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        (np.zeros(5), np.zeros(6), "same shape"),
+        (np.zeros((2, 5)), np.zeros((3, 5)), "same number of seeds"),
+        ([1.0, np.nan, 2.0], [1.0, 2.0, 3.0], "non-finite"),
+        (np.zeros((2, 2, 2)), np.zeros((2, 2, 2)), "shape"),
+        ([1.0], [2.0], "at least 2 examples"),
+    ],
+)
 def test_bad_input_names_the_problem(a, b, match):
     with pytest.raises(ValueError, match=match):
         cmp.compare(a, b)

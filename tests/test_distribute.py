@@ -40,7 +40,8 @@ SCRIPT = textwrap.dedent("""
             optimizer = tf.keras.optimizers.SGD(0.1)
         history = vaelib.fit(model, optimizer, vaelib.classification_loss, data,
                              vaelib.FitConfig(epochs=5, progress=False),
-                             strategy=None if isinstance(strategy, tf.distribute.OneDeviceStrategy) else strategy)
+                             strategy=None if isinstance(strategy, tf.distribute.OneDeviceStrategy)
+                             else strategy)
         return [v.numpy().tolist() for v in model.trainable_variables], history.step_loss
 
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -55,7 +56,9 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_mirrored_strategy_matches_single_device():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
@@ -70,7 +73,8 @@ def test_mirrored_strategy_matches_single_device():
 # its peer reports the error and leaves with os._exit: TensorFlow would wait for the peer at exit.
 WORKER = textwrap.dedent("""
     import json, os, sys, time
-    index, ports, folder, slow = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3], sys.argv[4] == "1"
+    index, ports, folder = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3]
+    slow = sys.argv[4] == "1"
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
                                           "task": {"type": "worker", "index": index}})
@@ -85,12 +89,15 @@ WORKER = textwrap.dedent("""
         ds = vae_data(epoch)
         if slow and epoch >= 1:  # the second epoch takes a while: this worker dies in it
             pause = lambda x: (time.sleep(2.0), x)[1]  # it is killed in the first pause
-            ds = ds.map(lambda x, eps: (tf.ensure_shape(tf.numpy_function(pause, [x], tf.float32), x.shape), eps))
+            def paused(x, eps):
+                return tf.ensure_shape(tf.numpy_function(pause, [x], tf.float32), x.shape), eps
+            ds = ds.map(paused)
         return ds
 
     vaelib.set_seed(0)
     with strategy.scope():
-        model = vaelib.VAE(vaelib.VAEConfig(input_size=12, hidden_sizes=(8,), latent_size=2, seed=1))
+        config = vaelib.VAEConfig(input_size=12, hidden_sizes=(8,), latent_size=2, seed=1)
+        model = vaelib.VAE(config)
         optimizer = tf.keras.optimizers.Adam(1e-2)
     try:
         history = vaelib.fit(model, optimizer, vae_loss_with_eps, data,
@@ -99,8 +106,9 @@ WORKER = textwrap.dedent("""
     except vaelib.WorkerLostError as error:
         print("LOST", error, flush=True)
         os._exit(3)
-    print(json.dumps({"epochs": [row["epoch"] for row in history.epochs],
-                      "weights": [v.numpy().tolist() for v in model.trainable_variables]}), flush=True)
+    weights = [v.numpy().tolist() for v in model.trainable_variables]
+    print(json.dumps({"epochs": [row["epoch"] for row in history.epochs], "weights": weights}),
+          flush=True)
     os._exit(0)
 """)
 
@@ -134,9 +142,24 @@ def free_ports(n):
 
 def start_workers(folder, slow_worker=None):
     ports = free_ports(2)
-    return [subprocess.Popen([sys.executable, "-c", WORKER, str(i), ports, str(folder),
-                              "1" if i == slow_worker else "0", str(TESTS)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                str(i),
+                ports,
+                str(folder),
+                "1" if i == slow_worker else "0",
+                str(TESTS),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
 
 
 def finish(worker, timeout):
@@ -154,8 +177,13 @@ def test_two_workers_survive_a_killed_worker_resume_and_match_one_process(tmp_pa
     both restarted resume from the chief's checkpoint and end where one process ends."""
     vaelib.set_seed(0)
     model = vaelib.VAE(vaelib.VAEConfig(input_size=12, hidden_sizes=(8,), latent_size=2, seed=1))
-    vaelib.fit(model, tf.keras.optimizers.Adam(1e-2), vae_loss_with_eps, vae_data,
-               vaelib.FitConfig(epochs=3, progress=False))
+    vaelib.fit(
+        model,
+        tf.keras.optimizers.Adam(1e-2),
+        vae_loss_with_eps,
+        vae_data,
+        vaelib.FitConfig(epochs=3, progress=False),
+    )
     reference = [v.numpy() for v in model.trainable_variables]
 
     folder = tmp_path / "ckpt"
@@ -176,14 +204,16 @@ def test_two_workers_survive_a_killed_worker_resume_and_match_one_process(tmp_pa
     assert f"fit resumes from the last checkpoint in {folder}" in out
     assert sorted(p.name for p in folder.glob("ckpt-*.json")) == ["ckpt-1.json"]
     host = socket.gethostname()
-    assert json.loads((folder / "ckpt-1.json").read_text())["writer"] == f"pid {chief.pid} on {host}"
+    assert (
+        json.loads((folder / "ckpt-1.json").read_text())["writer"] == f"pid {chief.pid} on {host}"
+    )
 
     restarted = start_workers(folder)
     for code, out, err in [finish(worker, timeout=240) for worker in restarted]:
         assert code == 0, err[-3000:]
         result = json.loads(out.strip().splitlines()[-1])
         assert result["epochs"] == [2, 3]  # resumed after epoch 1
-        for a, b in zip(reference, result["weights"]):
+        for a, b in zip(reference, result["weights"], strict=False):
             np.testing.assert_allclose(a, np.array(b), rtol=1e-5, atol=1e-6)
     # the restarted run rotates only what it wrote: the killed run's ckpt-1 stays (issue 22)
     manifests = sorted(folder.glob("ckpt-*.json"))

@@ -41,8 +41,9 @@ def test_normal_matches_scipy():
     expected = stats.norm.logpdf(z, mu, np.exp(0.5 * logvar)).sum(-1)
     got = d.normal_log_prob(*(tf.constant(a, tf.float64) for a in (z, mu, logvar))).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10)
-    np.testing.assert_allclose(d.std_normal_log_prob(tf.constant(z)).numpy(),
-                               stats.norm.logpdf(z).sum(-1), rtol=1e-10)
+    np.testing.assert_allclose(
+        d.std_normal_log_prob(tf.constant(z)).numpy(), stats.norm.logpdf(z).sum(-1), rtol=1e-10
+    )
 
 
 def test_kl_matches_monte_carlo():
@@ -77,7 +78,9 @@ def test_kl_near_the_prior_keeps_its_relative_precision(sign):
     """float32 KL against a float64 reference, for q_logvar from 1e-8 to 3 in size (q_mu = 0)."""
     q_logvar = (sign * np.logspace(-8, 0.5, 60)).astype(np.float32)[:, None]
     v = q_logvar.astype(np.float64)
-    reference = 0.5 * np.where(np.abs(v) < 1e-3, v ** 2 / 2 + v ** 3 / 6 + v ** 4 / 24, np.expm1(v) - v)[:, 0]
+    reference = (
+        0.5 * np.where(np.abs(v) < 1e-3, v**2 / 2 + v**3 / 6 + v**4 / 24, np.expm1(v) - v)[:, 0]
+    )
     got = d.kl_normal_std(tf.zeros_like(q_logvar), tf.constant(q_logvar)).numpy()
     np.testing.assert_allclose(got, reference, rtol=2e-6)
 
@@ -88,7 +91,9 @@ def test_kl_gradient_is_finite_for_large_log_variances():
         tape.watch(q_logvar)
         kl = d.kl_normal_std(tf.zeros_like(q_logvar), q_logvar)
     grad = tape.gradient(kl, q_logvar).numpy()[0]
-    np.testing.assert_allclose(grad, 0.5 * np.expm1(np.array([-200.0, -0.3, 0.0, 0.3, 80.0])), rtol=1e-5)
+    np.testing.assert_allclose(
+        grad, 0.5 * np.expm1(np.array([-200.0, -0.3, 0.0, 0.3, 80.0])), rtol=1e-5
+    )
 
 
 def test_log_prob_from_eps_is_the_normal_density():
@@ -109,8 +114,11 @@ def test_log_prob_from_eps_has_the_reparameterized_gradient():
         via_z = tf.reduce_sum(d.normal_log_prob(z, mu, logvar))
         via_eps = tf.reduce_sum(d.normal_log_prob_from_eps(eps, logvar))
     zero = tf.UnconnectedGradients.ZERO
-    for a, b in zip(tape.gradient(via_z, [mu, logvar]),
-                    tape.gradient(via_eps, [mu, logvar], unconnected_gradients=zero)):
+    for a, b in zip(
+        tape.gradient(via_z, [mu, logvar]),
+        tape.gradient(via_eps, [mu, logvar], unconnected_gradients=zero),
+        strict=False,
+    ):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -122,12 +130,13 @@ def test_integer_arguments_are_densities_too():
 # Issue 22: relu and |.| take their derivative at 0 as 0, so x*l - relu(l) - log1p(exp(-|l|))
 # had a gradient off by 0.5 at a logit of exactly 0. Checked against central differences of
 # an independent float64 form, log p = x*l - log(1 + e^l) (np.logaddexp), and x - sigmoid(l).
-GRAD_LOGITS = np.array([0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 1e-3, -1e-3, 0.5, -2.0, 30.0, -30.0],
-                       np.float32)
+GRAD_LOGITS = np.array(
+    [0.0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 1e-3, -1e-3, 0.5, -2.0, 30.0, -30.0], np.float32
+)
 
 
-def bernoulli_log_prob_64(x, l):
-    return x * l - np.logaddexp(0.0, l)
+def bernoulli_log_prob_64(x, logit):
+    return x * logit - np.logaddexp(0.0, logit)
 
 
 @pytest.mark.parametrize("x", [0.0, 1.0, 0.3])
@@ -137,9 +146,9 @@ def test_bernoulli_gradient_is_right_at_and_near_a_zero_logit(x):
         x_column = tf.fill([len(GRAD_LOGITS), 1], x)
         total = tf.reduce_sum(d.bernoulli_log_prob(x_column, logits[:, None]))
     got = tape.gradient(total, logits).numpy().astype(np.float64)
-    l, h = GRAD_LOGITS.astype(np.float64), 1e-6
-    upper, lower = bernoulli_log_prob_64(x, l + h), bernoulli_log_prob_64(x, l - h)
+    logit, h = GRAD_LOGITS.astype(np.float64), 1e-6
+    upper, lower = bernoulli_log_prob_64(x, logit + h), bernoulli_log_prob_64(x, logit - h)
     finite_differences = (upper - lower) / (2 * h)
     np.testing.assert_allclose(got, finite_differences, atol=1e-6)
-    np.testing.assert_allclose(got, x - 1 / (1 + np.exp(-l)), atol=1e-7)
+    np.testing.assert_allclose(got, x - 1 / (1 + np.exp(-logit)), atol=1e-7)
     assert got[0] == pytest.approx(x - 0.5, abs=1e-7)  # was x: the 0.5 of sigmoid(0) missing

@@ -94,7 +94,10 @@ def test_verify_cached_removes_corrupt_file(tmp_path):
 
 def test_mirrors_must_be_a_tuple_of_base_urls(tmp_path):
     from vaelib import download
-    with pytest.raises(TypeError, match="mirrors must be a tuple of base URLs, each ending in '/', got 'http"):
+
+    with pytest.raises(
+        TypeError, match="mirrors must be a tuple of base URLs, each ending in '/', got 'http"
+    ):
         download.fetch("a.gz", "0" * 64, tmp_path, "http://127.0.0.1:9/")  # a string, not a tuple
     with pytest.raises(TypeError, match="ending in '/'"):
         download.fetch("a.gz", "0" * 64, tmp_path, ("http://127.0.0.1:9",))

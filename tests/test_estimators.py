@@ -19,14 +19,23 @@ EXACT_LOGVAR = np.exp(LOGVAR.numpy())
 
 
 def repeat(estimator, reps=400, num_samples=10, **kw):
-    out = [np.concatenate([g.numpy() for g in estimator(f, MU, LOGVAR, num_samples, seed=[r, 0], **kw)])
-           for r in range(reps)]
+    out = [
+        np.concatenate(
+            [g.numpy() for g in estimator(f, MU, LOGVAR, num_samples, seed=[r, 0], **kw)]
+        )
+        for r in range(reps)
+    ]
     return np.array(out)
 
 
-@pytest.mark.parametrize("estimator,kw", [(reparameterization_gradient, {}),
-                                          (score_function_gradient, {}),
-                                          (score_function_gradient, {"baseline": True})])
+@pytest.mark.parametrize(
+    "estimator,kw",
+    [
+        (reparameterization_gradient, {}),
+        (score_function_gradient, {}),
+        (score_function_gradient, {"baseline": True}),
+    ],
+)
 def test_unbiased(estimator, kw):
     draws = repeat(estimator, **kw)
     exact = np.concatenate([EXACT_MU, EXACT_LOGVAR])
@@ -49,7 +58,10 @@ def test_bad_num_samples():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match=r"mu and logvar must have one shape and dtype, got \(2,\) float32 and \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"mu and logvar must have one shape and dtype, got \(2,\) float32 and \(3,\)",
+    ):
         reparameterization_gradient(f, tf.zeros(2), tf.zeros(3), 3, seed=[0, 0])
     with pytest.raises(ValueError, match=r"seed must be two ints, e.g. \[0, 1\], got 5"):
         score_function_gradient(f, MU, LOGVAR, 3, seed=5)

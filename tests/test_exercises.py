@@ -88,17 +88,28 @@ def _directives(index: int, text: str) -> list[Directive]:
     for match in DIRECTIVE.finditer(visible):
         if found and match.start() < found[-1].end:
             continue  # nested inside the previous directive (e.g. a code block in a solution)
-        lines = text[match.end():].split("\n")[1:]
+        lines = text[match.end() :].split("\n")[1:]
         options = {}
         for line in lines:
             option = OPTION.match(line)
             if not option:
                 break
             options[option["key"]] = option["value"].strip()
-        closing = re.compile(rf"^{re.escape(match['fence'])}[ \t]*$", re.M).search(text, match.end())
+        closing = re.compile(rf"^{re.escape(match['fence'])}[ \t]*$", re.M).search(
+            text, match.end()
+        )
         end = closing.end() if closing else len(text)
-        found.append(Directive(index, match["name"], match["arg"].strip(), options, match["fence"],
-                               match.start(), end))
+        found.append(
+            Directive(
+                index,
+                match["name"],
+                match["arg"].strip(),
+                options,
+                match["fence"],
+                match.start(),
+                end,
+            )
+        )
     return found
 
 
@@ -116,41 +127,62 @@ def problems(cells: list[dict], chapter: str) -> tuple[list[str], list[str]]:
 
     def check_gated_text(index, text):
         if _list_marker_in_math(text):
-            errors.append(f"cell {index}: a line inside inline math starts with a list marker in the "
-                          f"gated solution of {gate[0]!r} (move the +, - or * to the end of the line before)")
+            errors.append(
+                f"cell {index}: a line inside inline math starts with a list marker in the "
+                f"gated solution of {gate[0]!r} (move the +, - or * to the end of the line before)"
+            )
         if HEADING.search(_blank(_blank(text, FENCED_CODE), re.compile(r"\$\$.*?\$\$", re.S))):
-            errors.append(f"cell {index}: a heading inside the gated solution of {gate[0]!r} "
-                          "(the solution's start and end would fall in different sections)")
+            errors.append(
+                f"cell {index}: a heading inside the gated solution of {gate[0]!r} "
+                "(the solution's start and end would fall in different sections)"
+            )
 
     for index, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
             if gate is not None:
                 if cell["cell_type"] != "code":
-                    errors.append(f"cell {index}: a {cell['cell_type']} cell inside the solution of "
-                                  f"{gate[0]!r}; only code and markdown cells belong there")
+                    errors.append(
+                        f"cell {index}: a {cell['cell_type']} cell inside the solution of "
+                        f"{gate[0]!r}; only code and markdown cells belong there"
+                    )
                     continue
                 tags = set(cell.get("metadata", {}).get("tags", []))
-                if tags & NOT_RUN_TAGS or "NBVAL_SKIP" in _text(cell) or "NBVAL_RAISES" in _text(cell):
-                    errors.append(f"cell {index}: the solution code of {gate[0]!r} is not an ordinary "
-                                  f"cell that nbval runs (tags {sorted(tags & NOT_RUN_TAGS)})")
+                if (
+                    tags & NOT_RUN_TAGS
+                    or "NBVAL_SKIP" in _text(cell)
+                    or "NBVAL_RAISES" in _text(cell)
+                ):
+                    errors.append(
+                        f"cell {index}: the solution code of {gate[0]!r} is not an ordinary "
+                        f"cell that nbval runs (tags {sorted(tags & NOT_RUN_TAGS)})"
+                    )
                 if "hide-cell" in tags:
-                    errors.append(f"cell {index}: hide-cell inside the dropdown solution of {gate[0]!r} "
-                                  "(the dropdown already hides it; drop the tag)")
+                    errors.append(
+                        f"cell {index}: hide-cell inside the dropdown solution of {gate[0]!r} "
+                        "(the dropdown already hides it; drop the tag)"
+                    )
                 if cell.get("execution_count") is None:
-                    errors.append(f"cell {index}: the solution code of {gate[0]!r} has no stored "
-                                  "output (re-execute the chapter)")
+                    errors.append(
+                        f"cell {index}: the solution code of {gate[0]!r} has no stored "
+                        "output (re-execute the chapter)"
+                    )
             elif in_exercises and cell["cell_type"] == "code":
-                errors.append(f"cell {index}: a code cell in the Exercises section outside any gated "
-                              "solution (put it between its solution-start and solution-end)")
+                errors.append(
+                    f"cell {index}: a code cell in the Exercises section outside any gated "
+                    "solution (put it between its solution-start and solution-end)"
+                )
             continue
 
         text = _text(cell)
         directives = _directives(index, text)
         for directive in directives:
             if directive.name in EXERCISE_NAMES | SOLUTION_NAMES and _list_marker_in_math(
-                    text[directive.start:directive.end]):
-                errors.append(f"cell {index}: a line inside inline math starts with a list marker in "
-                              f"{{{directive.name}}} (move the +, - or * to the end of the line before)")
+                text[directive.start : directive.end]
+            ):
+                errors.append(
+                    f"cell {index}: a line inside inline math starts with a list marker in "
+                    f"{{{directive.name}}} (move the +, - or * to the end of the line before)"
+                )
         position = 0  # text of this cell already examined
         for directive in directives + [None]:
             segment_end = directive.start if directive else len(text)
@@ -158,27 +190,34 @@ def problems(cells: list[dict], chapter: str) -> tuple[list[str], list[str]]:
             if gate is not None:
                 check_gated_text(index, segment)
             for heading in HEADING.finditer(_blank(segment, FENCED_CODE)):
-                line = segment[heading.start():].split("\n", 1)[0]
+                line = segment[heading.start() :].split("\n", 1)[0]
                 in_exercises = bool(re.match(r"^#{1,2}[ \t]+Exercises\b", line)) or (
-                    in_exercises and line.startswith("###"))
+                    in_exercises and line.startswith("###")
+                )
             if gate is None and in_exercises and NUMBERED_ITEM.search(_blank(segment, FENCED_CODE)):
-                errors.append(f"cell {index}: a numbered list item in the Exercises section outside "
-                              "the directives (write each exercise as an {exercise} directive)")
+                errors.append(
+                    f"cell {index}: a numbered list item in the Exercises section outside "
+                    "the directives (write each exercise as an {exercise} directive)"
+                )
             if directive is None:
                 break
             position = directive.end
             where = f"cell {index}: {{{directive.name}}}"
             if directive.name == "dropdown" and directive.arg.lower().startswith("solution"):
-                errors.append(f"{where} {directive.arg!r}: a hand-made solution dropdown (use "
-                              "{solution} or {solution-start}/{solution-end})")
+                errors.append(
+                    f"{where} {directive.arg!r}: a hand-made solution dropdown (use "
+                    "{solution} or {solution-start}/{solution-end})"
+                )
                 continue
             if directive.name not in EXERCISE_NAMES | SOLUTION_NAMES:
                 if gate is not None:
-                    check_gated_text(index, text[directive.start:directive.end])
+                    check_gated_text(index, text[directive.start : directive.end])
                 continue
             if directive.fence.startswith("`"):
-                errors.append(f"{where} is fenced with backticks; use a colon fence (:::) so that "
-                              "tests/prose_scan.py still checks its text")
+                errors.append(
+                    f"{where} is fenced with backticks; use a colon fence (:::) so that "
+                    "tests/prose_scan.py still checks its text"
+                )
             if directive.name in EXERCISE_NAMES - {"exercise"}:
                 errors.append(f"{where}: write exercises as {{exercise}} directives")
                 continue
@@ -188,8 +227,10 @@ def problems(cells: list[dict], chapter: str) -> tuple[list[str], list[str]]:
                 gate = None
                 continue
             if gate is not None:
-                errors.append(f"{where} inside the gated solution of {gate[0]!r} (cell {gate[1]}), "
-                              "which has not ended")
+                errors.append(
+                    f"{where} inside the gated solution of {gate[0]!r} (cell {gate[1]}), "
+                    "which has not ended"
+                )
             if directive.name == "exercise":
                 label = directive.options.get("label", "")
                 if not label_pattern.match(label):
@@ -200,7 +241,9 @@ def problems(cells: list[dict], chapter: str) -> tuple[list[str], list[str]]:
                 continue
             # solution or solution-start
             if directive.arg not in labels:
-                errors.append(f"{where} {directive.arg!r} names no exercise above it in this chapter")
+                errors.append(
+                    f"{where} {directive.arg!r} names no exercise above it in this chapter"
+                )
             solved.setdefault(directive.arg, []).append(index)
             if "dropdown" not in directive.options.get("class", "").split():
                 errors.append(f"{where} {directive.arg!r} lacks ':class: dropdown'")
@@ -241,26 +284,41 @@ def test_labels_are_unique_in_the_book():
 
 # Synthetic chapters: one good layout, and planted mistakes that must each be caught.
 
+
 def _md(text):
     return {"cell_type": "markdown", "metadata": {}, "source": text}
 
 
 def _code(source="print(1)", tags=(), executed=True):
     metadata = {"tags": list(tags)} if tags else {}
-    return {"cell_type": "code", "metadata": metadata, "source": source, "outputs": [],
-            "execution_count": 1 if executed else None}
+    return {
+        "cell_type": "code",
+        "metadata": metadata,
+        "source": source,
+        "outputs": [],
+        "execution_count": 1 if executed else None,
+    }
 
 
 EXERCISE_1 = ":::{exercise}\n:label: ch42-ex-first\nWhat is 1 + 1?\n:::\n"
 START_1 = ":::{solution-start} ch42-ex-first\n:class: dropdown\n:::\nThe cell below adds.\n"
 END = "It prints 2.\n\n:::{solution-end}\n:::\n"
 EXERCISE_2 = ":::{exercise}\n:label: ch42-ex-second\nWhy?\n:::\n"
-SOLUTION_2 = ":::{solution} ch42-ex-second\n:class: dropdown\nBecause.\n\n```python\nx = 1\n```\n:::\n"
+SOLUTION_2 = (
+    ":::{solution} ch42-ex-second\n:class: dropdown\nBecause.\n\n```python\nx = 1\n```\n:::\n"
+)
 
 
 def _good():
-    return [_md("# Title\n\n## Setup"), _code(), _md("## Exercises\n\n" + EXERCISE_1 + "\n" + START_1),
-            _code(), _code(), _md(END), _md(EXERCISE_2 + "\n" + SOLUTION_2)]
+    return [
+        _md("# Title\n\n## Setup"),
+        _code(),
+        _md("## Exercises\n\n" + EXERCISE_1 + "\n" + START_1),
+        _code(),
+        _code(),
+        _md(END),
+        _md(EXERCISE_2 + "\n" + SOLUTION_2),
+    ]
 
 
 def test_good_layout_passes():
@@ -269,44 +327,104 @@ def test_good_layout_passes():
 
 
 def _replace(cells, old, new):
-    return [dict(c, source=c["source"].replace(old, new)) if c["cell_type"] == "markdown" else c
-            for c in cells]
+    return [
+        dict(c, source=c["source"].replace(old, new)) if c["cell_type"] == "markdown" else c
+        for c in cells
+    ]
 
 
 PLANTED = {
-    "hand-made dropdown": (lambda: _good() + [_md(":::{dropdown} Solution\nText\n:::\n")],
-                           "hand-made solution dropdown"),
+    "hand-made dropdown": (
+        lambda: _good() + [_md(":::{dropdown} Solution\nText\n:::\n")],
+        "hand-made solution dropdown",
+    ),
     "no label": (lambda: _replace(_good(), ":label: ch42-ex-second\n", ""), "is not ch42-ex-"),
-    "wrong chapter in label": (lambda: _replace(_good(), "ch42-ex-second", "ch41-ex-second"), "is not ch42-ex-"),
+    "wrong chapter in label": (
+        lambda: _replace(_good(), "ch42-ex-second", "ch41-ex-second"),
+        "is not ch42-ex-",
+    ),
     "label twice": (lambda: _replace(_good(), "ch42-ex-second", "ch42-ex-first"), "used twice"),
     "no solution": (lambda: _replace(_good(), SOLUTION_2, ""), "has 0 solutions"),
     "two solutions": (lambda: _good() + [_md(SOLUTION_2)], "has 2 solutions"),
-    "solution of an unknown label": (lambda: _replace(_good(), ":::{solution} ch42-ex-second",
-                                                      ":::{solution} ch42-ex-third"), "names no exercise"),
-    "not a dropdown": (lambda: _replace(_good(), ":class: dropdown\nBecause", "Because"), "lacks ':class: dropdown'"),
-    "no solution-end": (lambda: _replace(_good(), ":::{solution-end}\n:::\n", ""), "has no solution-end"),
-    "solution-end alone": (lambda: _good() + [_md(":::{solution-end}\n:::\n")], "without a solution-start"),
-    "exercise inside a gate": (lambda: _replace(_good(), "It prints 2.", EXERCISE_2.replace("second", "third")),
-                               "inside the gated solution"),
-    "heading inside a gate": (lambda: _replace(_good(), "It prints 2.", "## More"), "a heading inside"),
-    "skipped solution code": (lambda: [c if i != 3 else _code(tags=["skip-execution"])
-                                       for i, c in enumerate(_good())], "not an ordinary cell"),
-    "NBVAL_SKIP in solution code": (lambda: [c if i != 4 else _code("# NBVAL_SKIP\nprint(1)")
-                                             for i, c in enumerate(_good())], "not an ordinary cell"),
-    "hide-cell in a dropdown": (lambda: [c if i != 3 else _code(tags=["hide-cell"])
-                                         for i, c in enumerate(_good())], "hide-cell inside"),
-    "solution code never run": (lambda: [c if i != 3 else _code(executed=False)
-                                         for i, c in enumerate(_good())], "no stored output"),
-    "code outside any solution": (lambda: _good() + [_code(tags=["hide-cell"])], "outside any gated solution"),
-    "a raw cell in a gate": (lambda: [c if i != 3 else {"cell_type": "raw", "metadata": {}, "source": "x"}
-                                      for i, c in enumerate(_good())], "a raw cell inside"),
-    "backtick fence": (lambda: _replace(_good(), ":::{exercise}\n:label: ch42-ex-second\nWhy?\n:::",
-                                        "```{exercise}\n:label: ch42-ex-second\nWhy?\n```"), "backticks"),
-    "numbered exercise left": (lambda: _good() + [_md("3. Another question?\n")], "numbered list item"),
-    "list marker in math": (lambda: _replace(_good(), "Because.", "Since $a\n- b$ is."), "list marker"),
-    "list marker in gated math": (lambda: _replace(_good(), "It prints 2.", "It is $a\n+ b$."), "list marker"),
-    "gated exercise": (lambda: _replace(_good(), ":::{exercise}\n:label: ch42-ex-second",
-                                        ":::{exercise-start}\n:label: ch42-ex-second"), "{exercise} directives"),
+    "solution of an unknown label": (
+        lambda: _replace(_good(), ":::{solution} ch42-ex-second", ":::{solution} ch42-ex-third"),
+        "names no exercise",
+    ),
+    "not a dropdown": (
+        lambda: _replace(_good(), ":class: dropdown\nBecause", "Because"),
+        "lacks ':class: dropdown'",
+    ),
+    "no solution-end": (
+        lambda: _replace(_good(), ":::{solution-end}\n:::\n", ""),
+        "has no solution-end",
+    ),
+    "solution-end alone": (
+        lambda: _good() + [_md(":::{solution-end}\n:::\n")],
+        "without a solution-start",
+    ),
+    "exercise inside a gate": (
+        lambda: _replace(_good(), "It prints 2.", EXERCISE_2.replace("second", "third")),
+        "inside the gated solution",
+    ),
+    "heading inside a gate": (
+        lambda: _replace(_good(), "It prints 2.", "## More"),
+        "a heading inside",
+    ),
+    "skipped solution code": (
+        lambda: [c if i != 3 else _code(tags=["skip-execution"]) for i, c in enumerate(_good())],
+        "not an ordinary cell",
+    ),
+    "NBVAL_SKIP in solution code": (
+        lambda: [c if i != 4 else _code("# NBVAL_SKIP\nprint(1)") for i, c in enumerate(_good())],
+        "not an ordinary cell",
+    ),
+    "hide-cell in a dropdown": (
+        lambda: [c if i != 3 else _code(tags=["hide-cell"]) for i, c in enumerate(_good())],
+        "hide-cell inside",
+    ),
+    "solution code never run": (
+        lambda: [c if i != 3 else _code(executed=False) for i, c in enumerate(_good())],
+        "no stored output",
+    ),
+    "code outside any solution": (
+        lambda: _good() + [_code(tags=["hide-cell"])],
+        "outside any gated solution",
+    ),
+    "a raw cell in a gate": (
+        lambda: [
+            c if i != 3 else {"cell_type": "raw", "metadata": {}, "source": "x"}
+            for i, c in enumerate(_good())
+        ],
+        "a raw cell inside",
+    ),
+    "backtick fence": (
+        lambda: _replace(
+            _good(),
+            ":::{exercise}\n:label: ch42-ex-second\nWhy?\n:::",
+            "```{exercise}\n:label: ch42-ex-second\nWhy?\n```",
+        ),
+        "backticks",
+    ),
+    "numbered exercise left": (
+        lambda: _good() + [_md("3. Another question?\n")],
+        "numbered list item",
+    ),
+    "list marker in math": (
+        lambda: _replace(_good(), "Because.", "Since $a\n- b$ is."),
+        "list marker",
+    ),
+    "list marker in gated math": (
+        lambda: _replace(_good(), "It prints 2.", "It is $a\n+ b$."),
+        "list marker",
+    ),
+    "gated exercise": (
+        lambda: _replace(
+            _good(),
+            ":::{exercise}\n:label: ch42-ex-second",
+            ":::{exercise-start}\n:label: ch42-ex-second",
+        ),
+        "{exercise} directives",
+    ),
 }
 
 
@@ -320,7 +438,9 @@ def test_planted_mistake_is_caught(name):
 def test_numbered_lists_elsewhere_and_inside_solutions_are_fine():
     cells = _good()
     cells[0] = _md("# Title\n\n1. a list before the exercises\n2. is prose")
-    cells[-1] = _md(EXERCISE_2 + "\n" + SOLUTION_2.replace("Because.", "1. first\n2. second\n- $a$\n- b"))
+    cells[-1] = _md(
+        EXERCISE_2 + "\n" + SOLUTION_2.replace("Because.", "1. first\n2. second\n- $a$\n- b")
+    )
     assert problems(cells, "42")[0] == []
 
 
@@ -330,7 +450,9 @@ def test_duplicate_labels_across_chapters_are_caught(tmp_path, monkeypatch):
         (tmp_path / name).write_text(json.dumps({"cells": cells}))
     monkeypatch.setattr(sys.modules[__name__], "CHAPTERS", sorted(tmp_path.glob("*.ipynb")))
     test_labels_are_unique_in_the_book()  # distinct chapters, distinct labels: passes
-    (tmp_path / "43_b.ipynb").write_text(json.dumps({"cells": _replace(_good(), "ch42-ex-second", "ch43-ex-x")}))
+    (tmp_path / "43_b.ipynb").write_text(
+        json.dumps({"cells": _replace(_good(), "ch42-ex-second", "ch43-ex-x")})
+    )
     # 43_b now defines ch42-ex-first, a label of chapter 42: wrong for chapter 43 and repeated
     errors, labels = problems(_cells(tmp_path / "43_b.ipynb"), "43")
     assert any("is not ch43-ex-" in e for e in errors)
@@ -379,12 +501,17 @@ def _build(tmp_path, extensions, hide_solutions=False):
     (src / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / '_ext')!r})\n"
         f"extensions = ['myst_parser', 'sphinx_exercise', *{extensions!r}]\n"
-        f"myst_enable_extensions = ['colon_fence']\nhide_solutions = {hide_solutions}\n")
+        f"myst_enable_extensions = ['colon_fence']\nhide_solutions = {hide_solutions}\n"
+    )
     (src / "index.md").write_text("# Book\n\n```{toctree}\n04_b\n03_a\n```\n")
     (src / "04_b.md").write_text("# Four\n\n" + GATED.format(n="04"))
     (src / "03_a.md").write_text("# Three\n\nSee {numref}`ch03-ex-b`.\n\n" + GATED.format(n="03"))
-    run = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "-q", str(src), str(out)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "-q", str(src), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     pages = {p.stem: p.read_text(encoding="utf-8") for p in out.glob("0*.html")}
     return run.returncode, run.stderr, pages
 
@@ -404,9 +531,12 @@ def test_exercises_are_numbered_by_chapter_and_gated_solutions_render(tmp_path):
     three, four = pages["03_a"], pages["04_b"]
     for page, n in [(three, 3), (four, 4)]:
         assert f"Exercise {n}.1" in page and f"Exercise {n}.2" in page, "not numbered by chapter"
-        solution = page[page.index('class="solution dropdown'):]
-        assert solution.index(f"GATED-TEXT-0{n}") < solution.index(f"GATED-CODE-0{n}") < solution.index(
-            f"Exercise {n}.2"), "the gated text and code are not inside the first solution"
+        solution = page[page.index('class="solution dropdown') :]
+        assert (
+            solution.index(f"GATED-TEXT-0{n}")
+            < solution.index(f"GATED-CODE-0{n}")
+            < solution.index(f"Exercise {n}.2")
+        ), "the gated text and code are not inside the first solution"
     assert 'std-numref">Exercise 3.2<' in three
 
 

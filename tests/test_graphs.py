@@ -30,12 +30,12 @@ def test_kinds_are_drawn_differently():
     predict, _ = logistic_function()
     dot = draw_graph(predict, tf.TensorSpec([None, 5], name="x"))
     lines = node_lines(dot)
-    assert any("label=x " in l and "invhouse" in l for l in lines)
-    assert any("label=beta " in l and "cylinder" in l for l in lines)
-    assert any("label=Sigmoid" in l and "ellipse" in l for l in lines)
+    assert any("label=x " in line and "invhouse" in line for line in lines)
+    assert any("label=beta " in line and "cylinder" in line for line in lines)
+    assert any("label=Sigmoid" in line and "ellipse" in line for line in lines)
     assert "cluster_model" in dot.source
     assert "4095" not in dot.source  # constants are drawn without their values
-    assert not any("label=ReadVariableOp" in l for l in lines)  # reads fold into variables
+    assert not any("label=ReadVariableOp" in line for line in lines)  # reads fold into variables
 
 
 def test_collapsing_scopes_reduces_nodes():
@@ -44,20 +44,22 @@ def test_collapsing_scopes_reduces_nodes():
     full = draw_graph(fn, tf.TensorSpec([None, 784]), max_depth=3)
     collapsed = draw_graph(fn, tf.TensorSpec([None, 784]), max_depth=0)
     assert len(node_lines(collapsed)) < len(node_lines(full))
-    assert any("box3d" in l and "label=mlp" in l for l in node_lines(collapsed))
+    assert any("box3d" in line and "label=mlp" in line for line in node_lines(collapsed))
     # variables stay visible even when their scope collapses
-    assert sum("cylinder" in l for l in node_lines(collapsed)) == 6
+    assert sum("cylinder" in line for line in node_lines(collapsed)) == 6
 
 
 def test_tf1_graph():
     graph = tf.Graph()
     with graph.as_default():
         x = tf.compat.v1.placeholder(tf.float32, [None, 5], name="x_ph")
-        beta = tf.compat.v1.get_variable("beta_hat", [5, 1], initializer=tf.compat.v1.zeros_initializer())
+        beta = tf.compat.v1.get_variable(
+            "beta_hat", [5, 1], initializer=tf.compat.v1.zeros_initializer()
+        )
         tf.sigmoid(tf.matmul(x, beta), name="yhat")
     lines = node_lines(draw_graph(graph))
-    assert any("label=x_ph" in l and "invhouse" in l for l in lines)
-    assert any("label=beta_hat" in l and "cylinder" in l for l in lines)
+    assert any("label=x_ph" in line and "invhouse" in line for line in lines)
+    assert any("label=beta_hat" in line and "cylinder" in line for line in lines)
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")

@@ -1,4 +1,4 @@
-"""vaelib.kl_options: beta, free bits and a warm-up of the KL term; the default is vae_loss itself."""
+"""vaelib.kl_options: beta, free bits and a KL warm-up; the default is vae_loss itself."""
 
 import numpy as np
 import pytest
@@ -26,14 +26,17 @@ def test_default_options_are_the_plain_elbo_loss():
     assert KLOptions().is_elbo and not KLOptions(beta=2.0).is_elbo
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"beta": 0.0}, ValueError, "beta must be positive"),
-    ({"beta": float("nan")}, ValueError, "beta must be a finite number"),
-    ({"beta": True}, TypeError, "beta must be a finite number"),
-    ({"free_bits": -0.1}, ValueError, "free_bits must be >= 0"),
-    ({"warmup_steps": 1.5}, TypeError, "warmup_steps must be a non-negative int"),
-    ({"warmup_steps": -1}, ValueError, "warmup_steps must be a non-negative int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"beta": 0.0}, ValueError, "beta must be positive"),
+        ({"beta": float("nan")}, ValueError, "beta must be a finite number"),
+        ({"beta": True}, TypeError, "beta must be a finite number"),
+        ({"free_bits": -0.1}, ValueError, "free_bits must be >= 0"),
+        ({"warmup_steps": 1.5}, TypeError, "warmup_steps must be a non-negative int"),
+        ({"warmup_steps": -1}, ValueError, "warmup_steps must be a non-negative int"),
+    ],
+)
 def test_options_are_checked(kwargs, error, match):
     with pytest.raises(error, match=match):
         KLOptions(**kwargs)
@@ -52,12 +55,12 @@ def test_per_dimension_kl_sums_to_the_kl():
     rng = np.random.default_rng(1)
     q_mu, q_logvar = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
     per_dim = kl_per_dimension_batch(tf.constant(q_mu), tf.constant(q_logvar)).numpy()
-    reference = 0.5 * (np.exp(q_logvar) + q_mu ** 2 - 1 - q_logvar)  # Kingma & Welling, appendix B
+    reference = 0.5 * (np.exp(q_logvar) + q_mu**2 - 1 - q_logvar)  # Kingma & Welling, appendix B
     np.testing.assert_allclose(per_dim, reference, rtol=1e-8)  # the series near the prior
 
 
 def terms_with_the_noise_of(options, x):
-    """Two identical models (same seed, so the same noise): the option's loss and vae_loss's terms."""
+    """Two identical models (same seed, same noise): the option's loss and vae_loss's terms."""
     a, b = vaelib.VAE(CONFIG), vaelib.VAE(CONFIG)
     out = kl_loss(options)(a, x)
     plain = vaelib.vae_loss(b, x)
@@ -77,13 +80,15 @@ def test_beta_weights_the_kl_and_reports_the_elbo():
 def test_free_bits_charge_each_dimension_at_least_lambda():
     x = binary_images(20)
     q_mu, q_logvar = (t.numpy().astype(np.float64) for t in vaelib.VAE(CONFIG).encoder(x))
-    per_dim = np.mean(0.5 * (np.exp(q_logvar) + q_mu ** 2 - 1 - q_logvar), axis=0)  # [latent], numpy
+    per_dim = np.mean(0.5 * (np.exp(q_logvar) + q_mu**2 - 1 - q_logvar), axis=0)  # [latent], numpy
     free_bits = float(np.median(per_dim))  # one dimension below the floor, one above
     assert (per_dim < free_bits).sum() == 1 and (per_dim > free_bits).sum() == 1
     out, plain, _, _ = terms_with_the_noise_of(KLOptions(beta=2.0, free_bits=free_bits), x)
     charged = np.sum(np.maximum(free_bits, per_dim))
     np.testing.assert_allclose(out["loss"], -float(plain["log_px_z"]) + 2.0 * charged, rtol=1e-5)
-    np.testing.assert_allclose(out["kl"], per_dim.sum(), rtol=1e-5)  # the true KL, not the charged one
+    np.testing.assert_allclose(
+        out["kl"], per_dim.sum(), rtol=1e-5
+    )  # the true KL, not the charged one
     np.testing.assert_allclose(out["elbo"], plain["elbo"], rtol=1e-5)
 
 
@@ -99,7 +104,7 @@ def test_free_bits_give_no_kl_gradient_below_lambda():
     with tf.GradientTape() as tape:
         reconstruction = -vaelib.vae_loss(twin, x)["log_px_z"]
     only_reconstruction = tape.gradient(reconstruction, twin.encoder.trainable_variables)
-    for a, b in zip(with_floor, only_reconstruction):
+    for a, b in zip(with_floor, only_reconstruction, strict=False):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
@@ -108,25 +113,38 @@ def test_warm_up_weight_follows_the_optimizer_step_in_a_compiled_loop_traced_onc
     optimizer = tf.keras.optimizers.Adam(1e-3)
     options = KLOptions(beta=2.0, warmup_steps=4)
     ds = dataset()
-    loop = make_train_loop(model, optimizer, kl_loss(options, optimizer), element_spec=ds.element_spec,
-                           jit_compile=True)
+    loop = make_train_loop(
+        model,
+        optimizer,
+        kl_loss(options, optimizer),
+        element_spec=ds.element_spec,
+        jit_compile=True,
+    )
     weights = []
     for _ in range(2):  # two epochs: stacks of 2 batches of 20, then one of 10
         for stack in stack_batches(ds, 2):
             ran, metrics = loop(stack)
-            weights.extend(metrics["kl_weight"].numpy()[:int(ran)])
+            weights.extend(metrics["kl_weight"].numpy()[: int(ran)])
     expected = [2.0 * min(1.0, t / 4) for t in range(6)]
     np.testing.assert_allclose(weights, expected, rtol=1e-6)
     assert loop.experimental_get_tracing_count() == 1
 
 
-@pytest.mark.parametrize("options", [KLOptions(beta=0.5), KLOptions(free_bits=0.25),
-                                     KLOptions(beta=3.0, free_bits=0.1, warmup_steps=3)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        KLOptions(beta=0.5),
+        KLOptions(free_bits=0.25),
+        KLOptions(beta=3.0, free_bits=0.1, warmup_steps=3),
+    ],
+)
 def test_each_option_traces_one_step(options):
     model = vaelib.VAE(CONFIG)
     optimizer = tf.keras.optimizers.Adam(1e-3)
     ds = dataset()
-    step = make_train_step(model, optimizer, kl_loss(options, optimizer), element_spec=ds.element_spec)
+    step = make_train_step(
+        model, optimizer, kl_loss(options, optimizer), element_spec=ds.element_spec
+    )
     for _ in range(2):
         for batch in ds:
             metrics = step(batch)
@@ -141,18 +159,32 @@ def test_a_resumed_fit_continues_the_warm_up(tmp_path):
     def run(epochs, folder):
         model = vaelib.VAE(CONFIG)
         optimizer = tf.keras.optimizers.Adam(1e-3)
-        history = vaelib.fit(model, optimizer, kl_loss(options, optimizer), dataset(),
-                             vaelib.FitConfig(epochs=epochs, progress=False, jit_compile=False),
-                             checkpoint_dir=folder)
+        history = vaelib.fit(
+            model,
+            optimizer,
+            kl_loss(options, optimizer),
+            dataset(),
+            vaelib.FitConfig(epochs=epochs, progress=False, jit_compile=False),
+            checkpoint_dir=folder,
+        )
         return history
 
-    whole = vaelib.fit(vaelib.VAE(CONFIG), (opt := tf.keras.optimizers.Adam(1e-3)),
-                       kl_loss(options, opt), dataset(), config)
+    whole = vaelib.fit(
+        vaelib.VAE(CONFIG),
+        (opt := tf.keras.optimizers.Adam(1e-3)),
+        kl_loss(options, opt),
+        dataset(),
+        config,
+    )
     run(1, tmp_path)  # stops after epoch 1 (3 steps)
     resumed = run(2, tmp_path)  # restores the optimizer's step counter, runs epoch 2
     # epoch 2 is steps 3, 4, 5: weights 0.9, 1.2, 1.5
-    np.testing.assert_allclose(resumed.epochs[0]["train_kl_weight"], 1.5 * (3 + 4 + 5) / 5 / 3, rtol=1e-6)
-    np.testing.assert_allclose(resumed.epochs[0]["train_kl_weight"], whole.epochs[1]["train_kl_weight"])
+    np.testing.assert_allclose(
+        resumed.epochs[0]["train_kl_weight"], 1.5 * (3 + 4 + 5) / 5 / 3, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        resumed.epochs[0]["train_kl_weight"], whole.epochs[1]["train_kl_weight"]
+    )
 
 
 def test_a_warm_up_that_reads_another_optimizer_is_refused_before_training():
@@ -163,11 +195,14 @@ def test_a_warm_up_that_reads_another_optimizer_is_refused_before_training():
     loss_fn = kl_loss(KLOptions(warmup_steps=10), opt_a)
     before = [v.numpy().copy() for v in model.trainable_variables]
     config = vaelib.FitConfig(epochs=2, progress=False, jit_compile=False)
-    with pytest.raises(ValueError, match=r"loss_fn \(kl_loss\) reads the step counter of another "
-                                         r"optimizer.*KL weight would stay at 0.*kl_loss\(options, "
-                                         r"optimizer\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"loss_fn \(kl_loss\) reads the step counter of another "
+        r"optimizer.*KL weight would stay at 0.*kl_loss\(options, "
+        r"optimizer\)",
+    ):
         vaelib.fit(model, opt_b, loss_fn, dataset(), config)
-    for b, v in zip(before, model.trainable_variables):  # refused before any step
+    for b, v in zip(before, model.trainable_variables, strict=False):  # refused before any step
         np.testing.assert_array_equal(b, v.numpy())
     for build in (make_train_step, make_train_loop):
         with pytest.raises(ValueError, match="reads the step counter of another optimizer"):

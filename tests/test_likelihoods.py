@@ -21,20 +21,23 @@ def cb_log_norm_quad(logit: float) -> float:
     """log C(lambda) = -log int_0^1 lambda^x (1 - lambda)^(1 - x) dx, by quadrature in float64
     (lambda and 1 - lambda each from the logit: 1 - expit(30) would keep 3 digits)."""
     lam, rest = special.expit(logit), special.expit(-logit)
-    value, _ = integrate.quad(lambda x: lam ** x * rest ** (1 - x), 0.0, 1.0, epsabs=0,
-                              epsrel=1e-12, limit=200)
+    value, _ = integrate.quad(
+        lambda x: lam**x * rest ** (1 - x), 0.0, 1.0, epsabs=0, epsrel=1e-12, limit=200
+    )
     return -math.log(value)
 
 
 # lambda at 1/2, within 1e-3 of it, moderate, and within float32's reach of 0 and 1
-LOGITS = np.array([0.0, 1e-7, -1e-6, 4e-3, -4e-3, 0.3, -0.999, 1.0, 1.001, 2.5, -7.0, 13.8,
-                   -16.1, 30.0, -60.0], np.float32)
+LOGITS = np.array(
+    [0.0, 1e-7, -1e-6, 4e-3, -4e-3, 0.3, -0.999, 1.0, 1.001, 2.5, -7.0, 13.8, -16.1, 30.0, -60.0],
+    np.float32,
+)
 
 
 def test_continuous_bernoulli_normalizer_matches_quadrature():
     got = lk.continuous_bernoulli_log_norm(LOGITS).numpy()
     lam = special.expit(LOGITS.astype(np.float64))
-    want = np.array([cb_log_norm_quad(l) for l in LOGITS.astype(np.float64)])
+    want = np.array([cb_log_norm_quad(logit) for logit in LOGITS.astype(np.float64)])
     assert np.abs(lam - 0.5).min() == 0 and (np.abs(lam - 0.5) < 1e-3).sum() >= 4
     assert lam.min() < 1e-7 and lam.max() > 1 - 1e-6
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
@@ -54,10 +57,10 @@ def test_normalizer_gradient_is_smooth_at_one_half():
     with tf.GradientTape() as tape:
         total = tf.reduce_sum(lk.continuous_bernoulli_log_norm(logits))
     grad = tape.gradient(total, logits).numpy()
-    l = logits.numpy().astype(np.float64)
-    # d/dl log(l / tanh(l/2)) = 1/l - 1/sinh(l), which is l/6 near 0
+    logit = logits.numpy().astype(np.float64)
+    # d/dl log(logit / tanh(logit/2)) = 1/logit - 1/sinh(logit), which is logit/6 near 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        want = np.where(l == 0, 0.0, 1 / l - 1 / np.sinh(l))
+        want = np.where(logit == 0, 0.0, 1 / logit - 1 / np.sinh(logit))
     np.testing.assert_allclose(grad, want, rtol=1e-4, atol=1e-7)
     # both sides of the series' edge agree
     edge = lk.continuous_bernoulli_log_norm([0.9999999, 1.0000001]).numpy()
@@ -68,7 +71,10 @@ def test_normalizer_gradient_is_smooth_at_one_half():
 def test_continuous_bernoulli_is_a_density_with_its_mean(logit):
     cb = lk.ContinuousBernoulli()
     params = tf.constant([[logit]], tf.float32)
-    density = lambda x: math.exp(float(cb.log_prob(tf.constant([[x]], tf.float32), params)[0]))
+
+    def density(x):
+        return math.exp(float(cb.log_prob(tf.constant([[x]], tf.float32), params)[0]))
+
     total, _ = integrate.quad(density, 0, 1, epsabs=1e-9)
     mean, _ = integrate.quad(lambda x: x * density(x), 0, 1, epsabs=1e-9)
     assert total == pytest.approx(1.0, abs=2e-6)
@@ -84,7 +90,7 @@ def test_continuous_bernoulli_samples_follow_its_cdf(logit):
     def cdf(v):
         if abs(lam - 0.5) < 1e-9:
             return v
-        return (lam ** v * (1 - lam) ** (1 - v) + lam - 1) / (2 * lam - 1)
+        return (lam**v * (1 - lam) ** (1 - v) + lam - 1) / (2 * lam - 1)
 
     assert x.min() >= 0 and x.max() <= 1
     assert stats.kstest(x, np.vectorize(cdf)).pvalue > 1e-3
@@ -96,7 +102,9 @@ def test_bernoulli_is_the_course_formula_and_scipy():
     x = (np.random.default_rng(1).random((5, 7)) < 0.4).astype(np.float32)
     want = stats.bernoulli.logpmf(x, special.expit(logits.astype(np.float64))).sum(-1)
     np.testing.assert_allclose(b.log_prob(x, logits).numpy(), want, rtol=1e-5)
-    np.testing.assert_array_equal(b.log_prob(x, logits).numpy(), bernoulli_log_prob(x, logits).numpy())
+    np.testing.assert_array_equal(
+        b.log_prob(x, logits).numpy(), bernoulli_log_prob(x, logits).numpy()
+    )
     np.testing.assert_allclose(b.mean(logits).numpy(), special.expit(logits), rtol=1e-6)
     draws = b.sample(tf.fill([40000], 0.7), seed=[0, 1]).numpy()
     p = special.expit(0.7)
@@ -135,8 +143,9 @@ def logistic_log_probs_scipy(mu: float, log_scale: float) -> np.ndarray:
         return np.log(p)
 
 
-@pytest.mark.parametrize("mu,log_scale", [(0.3, -3.0), (0.0, -5.0), (1.0, -1.0), (0.5, 1.5),
-                                          (0.62, -7.0), (0.1, -9.0)])
+@pytest.mark.parametrize(
+    "mu,log_scale", [(0.3, -3.0), (0.0, -5.0), (1.0, -1.0), (0.5, 1.5), (0.62, -7.0), (0.1, -9.0)]
+)
 def test_discretized_logistic_matches_scipy(mu, log_scale):
     dl = lk.DiscretizedLogistic()
     levels = (np.arange(256) / 255.0).astype(np.float32)[:, None]  # [256, 1]: one pixel each
@@ -159,7 +168,9 @@ def test_discretized_logistic_samples_and_gradients():
     assert np.allclose(draws * 255, k, atol=1e-3) and k.min() >= 0 and k.max() <= 255
     p = np.exp(logistic_log_probs_scipy(0.4, -2.5))
     sd = math.sqrt(p @ (np.arange(256) / 255.0) ** 2 - (p @ (np.arange(256) / 255.0)) ** 2)
-    assert abs(draws.mean() - float(dl.mean(params[:, ::20000])[0, 0])) < 4 * sd / math.sqrt(draws.size)
+    assert abs(draws.mean() - float(dl.mean(params[:, ::20000])[0, 0])) < 4 * sd / math.sqrt(
+        draws.size
+    )
     x = tf.constant([[0.0, 3 / 255, 1.0]])
     theta = tf.Variable([[0.9, 0.2, 0.0, -7.5, -7.0, -6.9]])
     with tf.GradientTape() as tape:
@@ -172,7 +183,9 @@ def test_data_transforms_and_bits_per_dim():
     y = lk.dequantize(images, seed=1)
     assert y.shape == (5, 784) and y.dtype == np.float32 and 0 <= y.min() and y.max() < 1
     np.testing.assert_array_equal(np.floor(y * 256), images.reshape(5, -1))
-    np.testing.assert_array_equal(lk.grey_levels(images) * 255, images.reshape(5, -1).astype(np.float32))
+    np.testing.assert_array_equal(
+        lk.grey_levels(images) * 255, images.reshape(5, -1).astype(np.float32)
+    )
     batches = list(lk.dequantized_dataset(images, batch_size=2, seed=0))
     assert [len(b) for b in batches] == [2, 2, 1]
     # a uniform density on [0, 1]^D and a uniform distribution on 256^D levels: 8 bits each
@@ -188,7 +201,9 @@ def test_data_transforms_and_bits_per_dim():
 @pytest.mark.parametrize("batch", [1, 7])
 def test_vae_with_each_likelihood_any_batch(name, batch):
     model = VAE(SMALL, likelihood=name)
-    x = lk.grey_levels(np.random.default_rng(batch).integers(0, 256, (batch, 12, 1), dtype=np.uint8))
+    x = lk.grey_levels(
+        np.random.default_rng(batch).integers(0, 256, (batch, 12, 1), dtype=np.uint8)
+    )
     if name == "bernoulli":
         x = np.round(x)
     w = model.log_weights(x, 3)
@@ -204,9 +219,11 @@ def test_vae_with_each_likelihood_any_batch(name, batch):
 def test_support_checks_per_likelihood():
     x = np.full((2, 12), 0.5 / 255, np.float32)
     VAE(SMALL, likelihood="continuous_bernoulli").log_weights(x)
-    with pytest.raises(ValueError, match="levels k / 255"):
+    with pytest.raises(ValueError, match="levels v / 255"):
         VAE(SMALL, likelihood="discretized_logistic").log_weights(x)
-    with pytest.raises(ValueError, match=r"x must lie in \[0, 1\] \(pixels of a continuous Bernoulli"):
+    with pytest.raises(
+        ValueError, match=r"x must lie in \[0, 1\] \(pixels of a continuous Bernoulli"
+    ):
         VAE(SMALL, likelihood="continuous_bernoulli").log_weights(x - 1)
     VAE(SMALL, likelihood="gaussian").log_weights(x - 1)  # any real value
 
@@ -216,20 +233,25 @@ def test_one_trace_per_compiled_step(name):
     model = VAE(SMALL, likelihood=name)
     x = lk.grey_levels(np.random.default_rng(0).integers(0, 256, (23, 12, 1), dtype=np.uint8))
     ds = tf.data.Dataset.from_tensor_slices(np.round(x) if name == "bernoulli" else x).batch(10)
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-3), vae_loss,
-                           element_spec=ds.element_spec, jit_compile=True)
+    step = make_train_step(
+        model,
+        tf.keras.optimizers.Adam(1e-3),
+        vae_loss,
+        element_spec=ds.element_spec,
+        jit_compile=True,
+    )
     for _ in range(2):
         for batch in ds:  # 10, 10, 3
             assert np.isfinite(float(step(batch)["loss"]))
     assert step.experimental_get_tracing_count() == 1
 
 
-def cb_log_prob_64(x, l):
+def cb_log_prob_64(x, logit):
     """The continuous Bernoulli's log-density in float64: the Bernoulli cross-entropy plus
-    log C = log(l / tanh(l / 2)), with its limit log 2 at l = 0."""
+    log C = log(logit / tanh(logit / 2)), with its limit log 2 at logit = 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_c = np.where(l == 0, math.log(2.0), np.log(l / np.tanh(l / 2)))
-    return x * l - np.logaddexp(0.0, l) + log_c
+        log_c = np.where(logit == 0, math.log(2.0), np.log(logit / np.tanh(logit / 2)))
+    return x * logit - np.logaddexp(0.0, logit) + log_c
 
 
 @pytest.mark.parametrize("x", [0.0, 1.0, 0.25])
@@ -238,11 +260,12 @@ def test_continuous_bernoulli_gradient_is_right_at_and_near_a_zero_logit(x):
     grid = np.array([0.0, 1e-7, -1e-7, 1e-3, -1e-3, 0.7, -1.3, 12.0], np.float32)
     logits = tf.Variable(grid)
     with tf.GradientTape() as tape:
-        total = tf.reduce_sum(lk.ContinuousBernoulli().log_prob(tf.fill([len(grid), 1], x),
-                                                                logits[:, None]))
+        total = tf.reduce_sum(
+            lk.ContinuousBernoulli().log_prob(tf.fill([len(grid), 1], x), logits[:, None])
+        )
     got = tape.gradient(total, logits).numpy()
-    l, h = grid.astype(np.float64), 1e-4
-    want = (cb_log_prob_64(x, l + h) - cb_log_prob_64(x, l - h)) / (2 * h)
+    logit, h = grid.astype(np.float64), 1e-4
+    want = (cb_log_prob_64(x, logit + h) - cb_log_prob_64(x, logit - h)) / (2 * h)
     np.testing.assert_allclose(got, want, atol=2e-6)
     assert got[0] == pytest.approx(x - 0.5, abs=1e-6)
 
@@ -250,8 +273,11 @@ def test_continuous_bernoulli_gradient_is_right_at_and_near_a_zero_logit(x):
 def test_bits_per_dim_refuses_an_nll_and_nan_and_takes_arrays():
     """Issue 22: bits_per_dim(95.0, 784, dequantized=False) returned -0.17 bits; NaN, NaN;
     an array failed inside float()."""
-    with pytest.raises(ValueError, match=r"log_px of a discrete model \(dequantized=False\) is "
-                                         r"log P\(k\) <= 0, got 95.*-nll"):
+    with pytest.raises(
+        ValueError,
+        match=r"log_px of a discrete model \(dequantized=False\) is "
+        r"log P\(v\) <= 0, got 95.*-nll",
+    ):
         lk.bits_per_dim(95.0, 784, dequantized=False)
     for bad in (float("nan"), np.float32("nan"), float("inf")):
         with pytest.raises(ValueError, match="log_px must be a"):
@@ -276,9 +302,16 @@ def test_bits_per_dim_refuses_an_nll_and_nan_and_takes_arrays():
         lk.bits_per_dim(-1.0, 784, dequantized=0)
 
 
-@pytest.mark.parametrize("bad, error", [(None, TypeError), (float("nan"), ValueError),
-                                        ("-7", TypeError), (True, TypeError),
-                                        (float("-inf"), ValueError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (None, TypeError),
+        (float("nan"), ValueError),
+        ("-7", TypeError),
+        (True, TypeError),
+        (float("-inf"), ValueError),
+    ],
+)
 def test_likelihood_floors_are_checked_at_construction(bad, error):
     """Issue 22: DiscretizedLogistic(min_log_scale=None | nan | "-7") failed only at first use."""
     with pytest.raises(error, match="min_log_scale must be a finite number"):

@@ -25,10 +25,11 @@ def test_posterior_satisfies_bayes_rule():
     mean, cov = MODEL.posterior(X)
     z = np.random.default_rng(3).normal(size=2)
     for n in range(len(X)):
-        log_joint = (stats.multivariate_normal(MODEL.w @ z + MODEL.b, MODEL.noise_var * np.eye(4)).logpdf(X[n])
-                     + stats.multivariate_normal(np.zeros(2), np.eye(2)).logpdf(z))
+        log_joint = stats.multivariate_normal(
+            MODEL.w @ z + MODEL.b, MODEL.noise_var * np.eye(4)
+        ).logpdf(X[n]) + stats.multivariate_normal(np.zeros(2), np.eye(2)).logpdf(z)
         log_post = stats.multivariate_normal(mean[n], cov).logpdf(z)
-        assert log_joint - log_post == pytest.approx(MODEL.log_px(X[n:n + 1])[0], rel=1e-10)
+        assert log_joint - log_post == pytest.approx(MODEL.log_px(X[n : n + 1])[0], rel=1e-10)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -48,10 +49,16 @@ def test_elbo_matches_monte_carlo():
     q_mean, q_cov = random_q(7)
     rng = np.random.default_rng(0)
     z = rng.multivariate_normal(q_mean[0], q_cov, size=200_000)
-    log_w = (stats.multivariate_normal(np.zeros(4), MODEL.noise_var * np.eye(4)).logpdf(X[0] - z @ MODEL.w.T - MODEL.b)
-             + stats.multivariate_normal(np.zeros(2), np.eye(2)).logpdf(z)
-             - stats.multivariate_normal(q_mean[0], q_cov).logpdf(z))
-    assert abs(log_w.mean() - MODEL.elbo(X[:1], q_mean[:1], q_cov)[0]) < 4 * log_w.std() / np.sqrt(len(z))
+    log_w = (
+        stats.multivariate_normal(np.zeros(4), MODEL.noise_var * np.eye(4)).logpdf(
+            X[0] - z @ MODEL.w.T - MODEL.b
+        )
+        + stats.multivariate_normal(np.zeros(2), np.eye(2)).logpdf(z)
+        - stats.multivariate_normal(q_mean[0], q_cov).logpdf(z)
+    )
+    assert abs(log_w.mean() - MODEL.elbo(X[:1], q_mean[:1], q_cov)[0]) < 4 * log_w.std() / np.sqrt(
+        len(z)
+    )
 
 
 def test_kl_gaussians_zero_at_equality_and_bad_model():

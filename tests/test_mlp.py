@@ -46,11 +46,17 @@ def test_bad_arguments():
 
 
 def test_bad_arguments_name_the_argument():
-    with pytest.raises(TypeError, match="activation must be a function such as tf.nn.relu, or None, got 'relu'"):
+    with pytest.raises(
+        TypeError, match="activation must be a function such as tf.nn.relu, or None, got 'relu'"
+    ):
         MLP([4, 3, 2], activation="relu")
-    with pytest.raises(TypeError, match=r"sizes must be a list \[input_size, hidden_1, ..., output_size\], got 5"):
+    with pytest.raises(
+        TypeError, match=r"sizes must be a list \[input_size, hidden_1, ..., output_size\], got 5"
+    ):
         MLP(5)
     with pytest.raises(ValueError, match="output_size must be a positive int, got True"):
         Dense(3, True)
-    with pytest.raises(ValueError, match=r"expected inputs \[batch, 5\] \(a batch axis first\), got shape \(5,\)"):
+    with pytest.raises(
+        ValueError, match=r"expected inputs \[batch, 5\] \(a batch axis first\), got shape \(5,\)"
+    ):
         Dense(5, 3)(tf.zeros([5]))

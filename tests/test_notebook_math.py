@@ -1,4 +1,4 @@
-"""Every chapter that uses the book's math macros defines them itself, for Jupyter, Binder and Colab.
+"""Every chapter that uses the book's math macros defines them itself (Jupyter, Binder, Colab).
 
 ``_config.yml`` gives the built book its macros (``\\x``, ``\\E``, ``\\KL``, ...), but a
 notebook opened outside the book never reads it. ``scripts/notebook_macros.py`` writes a
@@ -15,7 +15,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 
-_spec = importlib.util.spec_from_file_location("notebook_macros", ROOT / "scripts" / "notebook_macros.py")
+_spec = importlib.util.spec_from_file_location(
+    "notebook_macros", ROOT / "scripts" / "notebook_macros.py"
+)
 macros_script = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(macros_script)
 MACROS = macros_script.config_macros()

@@ -14,8 +14,11 @@ NUM_SE = 4  # a difference within this many standard errors counts as Monte Carl
 def linear_gaussian(orthogonal: bool):
     """A 3-D linear-Gaussian model with a 2-D latent space; with orthogonal columns of W its
     posterior covariance is diagonal, so a diagonal Gaussian q can equal it exactly."""
-    w = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]]) if orthogonal else np.array(
-        [[1.0, 0.5], [-0.3, 2.0], [0.7, 0.2]])
+    w = (
+        np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+        if orthogonal
+        else np.array([[1.0, 0.5], [-0.3, 2.0], [0.7, 0.2]])
+    )
     return vaelib.LinearGaussian(w, np.array([0.1, -0.2, 0.3]), noise_var=0.5)
 
 
@@ -44,8 +47,11 @@ def per_replicate_gradients(model, x, q_mu, q_logvar, num_samples, estimator, se
 
 def replicated(model, q_mu, q_logvar, num_replicates):
     x = model.sample(1, seed=3)
-    return (np.repeat(x, num_replicates, 0), np.repeat(q_mu, num_replicates, 0),
-            np.repeat(q_logvar, num_replicates, 0))
+    return (
+        np.repeat(x, num_replicates, 0),
+        np.repeat(q_mu, num_replicates, 0),
+        np.repeat(q_logvar, num_replicates, 0),
+    )
 
 
 @pytest.mark.parametrize("num_samples", [1, 5])
@@ -97,16 +103,21 @@ def test_values_agree_and_decoder_gradients_are_the_standard_ones():
         model.noise.reset_from_seed(7)
         with tf.GradientTape(persistent=True) as tape:
             out = iwae_loss(5, estimator)(model, x)
-        results[estimator] = (float(out["loss"]),
-                              tape.gradient(out["loss"], model.decoder.trainable_variables),
-                              tape.gradient(out["loss"], model.encoder.trainable_variables))
+        results[estimator] = (
+            float(out["loss"]),
+            tape.gradient(out["loss"], model.decoder.trainable_variables),
+            tape.gradient(out["loss"], model.encoder.trainable_variables),
+        )
     loss, decoder, encoder = results["standard"]
     for estimator in ("stl", "dreg"):
         other_loss, other_decoder, other_encoder = results[estimator]
         assert other_loss == pytest.approx(loss, abs=1e-4)
-        for a, b in zip(decoder, other_decoder):
+        for a, b in zip(decoder, other_decoder, strict=False):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
-        assert any(np.abs(a.numpy() - b.numpy()).max() > 1e-4 for a, b in zip(encoder, other_encoder))
+        assert any(
+            np.abs(a.numpy() - b.numpy()).max() > 1e-4
+            for a, b in zip(encoder, other_encoder, strict=False)
+        )
 
 
 def toy_images(n=64, seed=0):
@@ -121,8 +132,13 @@ def test_one_trace_per_compiled_step_and_training_improves_the_bound():
     model = vaelib.VAE(vaelib.VAEConfig(input_size=16, hidden_sizes=(32,), latent_size=2, seed=0))
     before = float(tf.reduce_mean(vaelib.iwae_bound(model, x, 5, seed=0)))
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(24)  # 24, 24, 16: two batch sizes
-    step = vaelib.make_train_step(model, tf.keras.optimizers.Adam(1e-2), iwae_loss(5, "dreg"),
-                                  element_spec=dataset.element_spec, jit_compile=True)
+    step = vaelib.make_train_step(
+        model,
+        tf.keras.optimizers.Adam(1e-2),
+        iwae_loss(5, "dreg"),
+        element_spec=dataset.element_spec,
+        jit_compile=True,
+    )
     for _ in range(30):
         for batch in dataset:
             metrics = step(batch)
@@ -136,8 +152,13 @@ def test_fit_trains_with_it():
     x = toy_images()
     model = vaelib.VAE(vaelib.VAEConfig(input_size=16, hidden_sizes=(32,), latent_size=2, seed=0))
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(16)
-    history = vaelib.fit(model, tf.keras.optimizers.Adam(1e-2), iwae_loss(5, "stl"), dataset,
-                         vaelib.FitConfig(epochs=5, jit_compile=False, progress=False))
+    history = vaelib.fit(
+        model,
+        tf.keras.optimizers.Adam(1e-2),
+        iwae_loss(5, "stl"),
+        dataset,
+        vaelib.FitConfig(epochs=5, jit_compile=False, progress=False),
+    )
     assert np.all(np.isfinite(history.step_loss))
     assert history.column("train_iwae")[-1] > history.column("train_iwae")[0]
 

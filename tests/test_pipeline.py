@@ -40,12 +40,15 @@ def test_dynamic_is_bernoulli_of_intensity():
 
 
 def test_deterministic_under_seed_and_new_each_epoch():
-    make = lambda seed: pipeline.make_dataset(IMAGES, LABELS, batch_size=10,
-                                              binarization="dynamic", seed=seed)
+    def make(seed):
+        return pipeline.make_dataset(
+            IMAGES, LABELS, batch_size=10, binarization="dynamic", seed=seed
+        )
+
     a, b = make(1), make(1)
     a1, a2 = epoch(a), epoch(a)
     b1, b2 = epoch(b), epoch(b)
-    for u, v in zip(a1 + a2, b1 + b2):
+    for u, v in zip(a1 + a2, b1 + b2, strict=False):
         np.testing.assert_array_equal(u[0], v[0])
         np.testing.assert_array_equal(u[1], v[1])
     assert not np.array_equal(a1[0][0], a2[0][0])  # a new epoch, new order and draws
@@ -97,7 +100,9 @@ def test_empty_and_mislabelled_inputs_are_refused():
     with pytest.raises(TypeError, match="labels must be integer class indices, got dtype float64"):
         pipeline.make_dataset(IMAGES, LABELS + 0.5, batch_size=4, binarization="fixed")
     with pytest.raises(ValueError, match="labels must be class indices >= 0, got values from -1"):
-        pipeline.make_dataset(IMAGES, LABELS.astype(np.int64) - 1, batch_size=4, binarization="fixed")
+        pipeline.make_dataset(
+            IMAGES, LABELS.astype(np.int64) - 1, batch_size=4, binarization="fixed"
+        )
     with pytest.raises(ValueError, match="batch_size must be a positive int, got True"):
         pipeline.make_dataset(IMAGES, batch_size=True, binarization="fixed")
     with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):

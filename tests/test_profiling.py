@@ -13,7 +13,9 @@ BATCH = 32
 TF_VERSION = tuple(int(part) for part in tf.__version__.split(".")[:2])
 # On 2.16.2 the trace has no per-op XLA events and the profile must refuse; on 2.21 it works.
 # (2.17-2.20 are not in CI's matrix and were not tried: there the profile tests run.)
-needs_profiler = pytest.mark.skipif(TF_VERSION < (2, 17), reason="checked by test_old_tensorflow_refuses")
+needs_profiler = pytest.mark.skipif(
+    TF_VERSION < (2, 17), reason="checked by test_old_tensorflow_refuses"
+)
 
 
 def squared_error(model, x):
@@ -23,8 +25,13 @@ def squared_error(model, x):
 def compiled_step(jit_compile=True):
     set_seed(0)
     model = MLP(SIZES, activation=tf.nn.sigmoid)
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-3), squared_error,
-                           element_spec=tf.TensorSpec([None, SIZES[0]], tf.float32), jit_compile=jit_compile)
+    step = make_train_step(
+        model,
+        tf.keras.optimizers.Adam(1e-3),
+        squared_error,
+        element_spec=tf.TensorSpec([None, SIZES[0]], tf.float32),
+        jit_compile=jit_compile,
+    )
     return step, tf.random.stateless_uniform([BATCH, SIZES[0]], seed=[1, 2])
 
 
@@ -32,7 +39,7 @@ def compiled_step(jit_compile=True):
 def test_matmul_flops_match_the_layer_shapes():
     step, x = compiled_step()
     profile = profiling.profile_train_step(step, x, steps=5, warmup=2)
-    macs = [a * b for a, b in zip(SIZES, SIZES[1:])]
+    macs = [a * b for a, b in zip(SIZES, SIZES[1:], strict=False)]
     assert profile.flops["forward matmuls"] == 2 * BATCH * sum(macs)
     # backward: dW for every layer, dx for all but the first (nothing needs d loss / d x)
     assert profile.flops["backward matmuls"] == 2 * BATCH * (2 * sum(macs) - macs[0])
@@ -42,7 +49,9 @@ def test_matmul_flops_match_the_layer_shapes():
 def test_times_are_consistent():
     step, x = compiled_step()
     profile = profiling.profile_train_step(step, x, steps=20, warmup=2)
-    assert profile.thread_time["forward matmuls"] > 0 and profile.thread_time["optimizer update"] > 0
+    assert (
+        profile.thread_time["forward matmuls"] > 0 and profile.thread_time["optimizer update"] > 0
+    )
     assert 0 < profile.program <= profile.step
     # ops run on the cores' threads plus the calling thread, inside the program's wall time
     assert profile.busy <= (profile.cores + 1) * profile.program
@@ -83,14 +92,19 @@ def test_bad_arguments():
 @pytest.mark.skipif(TF_VERSION >= (2, 17), reason="this TensorFlow's profiler works")
 def test_old_tensorflow_refuses():
     step, x = compiled_step()
-    with pytest.raises(profiling.ProfilerUnsupportedError, match=rf"TensorFlow {tf.__version__}.*2\.21"):
+    with pytest.raises(
+        profiling.ProfilerUnsupportedError, match=rf"TensorFlow {tf.__version__}.*2\.21"
+    ):
         profiling.profile_train_step(step, x, steps=2, warmup=1)
 
 
 def test_a_trace_without_the_ops_is_refused_not_zero(monkeypatch):
-    """Whatever the version: a trace with none of the compiled ops raises instead of reporting zeros."""
+    """Whatever the version: a trace with none of the compiled ops raises, not reports zeros."""
     step, x = compiled_step()
-    monkeypatch.setattr(profiling, "_trace", lambda run, steps: (__import__("collections").Counter(
-        {"unrelated event": 1.0}), 1.0))
+    monkeypatch.setattr(
+        profiling,
+        "_trace",
+        lambda run, steps: (__import__("collections").Counter({"unrelated event": 1.0}), 1.0),
+    )
     with pytest.raises(profiling.ProfilerUnsupportedError, match="recorded none of the step's"):
         profiling.profile_train_step(step, x, steps=2, warmup=1)

@@ -1,15 +1,25 @@
-"""vaelib.published: every number has its source, table and protocol, and is cited in references.bib."""
+"""vaelib.published: every number has its source, table and protocol, cited in references.bib."""
 
 import pathlib
 import re
 
 import pytest
 
-from vaelib.published import (PUBLISHED, TABLE_COLUMNS, Protocol, PublishedResult, published,
-                              published_table)
+from vaelib.published import (
+    PUBLISHED,
+    TABLE_COLUMNS,
+    Protocol,
+    PublishedResult,
+    published,
+    published_table,
+)
 
-BIB_KEYS = set(re.findall(r"@\w+\{([\w:-]+),",
-                          (pathlib.Path(__file__).resolve().parents[1] / "references.bib").read_text()))
+BIB_KEYS = set(
+    re.findall(
+        r"@\w+\{([\w:-]+),",
+        (pathlib.Path(__file__).resolve().parents[1] / "references.bib").read_text(),
+    )
+)
 
 
 @pytest.mark.parametrize("key", sorted(PUBLISHED))
@@ -25,8 +35,11 @@ def test_every_result_is_complete_and_cited(key):
 def test_burda_table_is_monotone_as_printed():
     """Within Burda et al.'s Table 1, more samples in training never made the NLL worse."""
     for model in ("vae1", "iwae1"):
-        values = [PUBLISHED[f"burda2015_{model}_k{k}"].value
-                  for k in (1, 5, 50) if f"burda2015_{model}_k{k}" in PUBLISHED]
+        values = [
+            PUBLISHED[f"burda2015_{model}_k{k}"].value
+            for k in (1, 5, 50)
+            if f"burda2015_{model}_k{k}" in PUBLISHED
+        ]
         assert values == sorted(values, reverse=True)
 
 
@@ -49,7 +62,7 @@ def test_stated_sizes_agree_with_the_protocol_text():
         if protocol.passes is not None:
             assert f"{protocol.passes:,} passes" in protocol.training
     assert published("burda2015_vae1_k1").protocol.num_train == 60_000
-    assert published("burda2015_vae1_k1").protocol.passes == 3 ** 8 // 2  # 3^0 + ... + 3^7
+    assert published("burda2015_vae1_k1").protocol.passes == 3**8 // 2  # 3^0 + ... + 3^7
     assert set(published_table(["rezende2015_diag"])[0]) == set(TABLE_COLUMNS)
 
 

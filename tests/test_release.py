@@ -1,4 +1,4 @@
-"""Release coordinates and readers' environments: Colab install cells, `make release`, Binder's files.
+"""Release coordinates and readers' environments: Colab install cells, `make release`, Binder.
 
 The repository URL (``_config.yml``) and the version (``vaelib.__version__``) are
 the one source of every chapter's Colab install cell; ``scripts/release.py``
@@ -45,8 +45,13 @@ def _copy_of_the_book(tmp_path):
     (root / "book").mkdir()
     for path in release.notebooks()[:2]:
         shutil.copy(path, root / "book" / path.name)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
     for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "start"]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env)
     return root, env
@@ -67,7 +72,10 @@ def test_release_sets_version_pins_commits_and_tags(tmp_path, monkeypatch):
     release.release("9.9.9", root)
     assert release.version(root) == "9.9.9"
     assert release.mismatches(root) == []
-    git = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True).stdout
+
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=root, capture_output=True, text=True).stdout
+
     assert git("tag", "--list").split() == ["v9.9.9"]
     assert git("status", "--porcelain") == ""
     with pytest.raises(SystemExit, match="already exists"):
@@ -87,31 +95,53 @@ def test_colab_install_keeps_the_preinstalled_tensorflow_keras_and_numpy(tmp_pat
     supported TensorFlow too, as Colab has its own).
     """
     report = tmp_path / "report.json"
-    run = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet",
-                          "--report", str(report), f"vaelib @ file://{ROOT}"],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            str(report),
+            f"vaelib @ file://{ROOT}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if run.returncode and "Could not find a version" in run.stderr + run.stdout:
         pytest.skip(f"no package index to build vaelib's metadata: {run.stderr[-300:]}")
     assert run.returncode == 0, run.stderr[-2000:]
-    installs = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
-    assert installs == {"vaelib"}, f"the Colab cell would also install {sorted(installs - {'vaelib'})}"
+    installs = {
+        item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]
+    }
+    assert installs == {"vaelib"}, (
+        f"the Colab cell would also install {sorted(installs - {'vaelib'})}"
+    )
 
 
 def test_binder_files_agree_with_requirements():
-    """repo2docker reads runtime.txt, requirements.txt and apt.txt, unless a file it prefers exists."""
+    """repo2docker reads runtime.txt, requirements.txt and apt.txt, unless it prefers a file."""
     for shadowing in ("environment.yml", "Pipfile", "setup.py", ".binder", "binder"):
-        assert not (ROOT / shadowing).exists(), f"{shadowing} would make Binder ignore requirements.txt"
+        assert not (ROOT / shadowing).exists(), (
+            f"{shadowing} would make Binder ignore requirements.txt"
+        )
     runtime = (ROOT / "runtime.txt").read_text().strip()
     match = re.fullmatch(r"python-(\d+)\.(\d+)", runtime)
     assert match, f"runtime.txt must read python-X.Y, got {runtime!r}"
     minor = int(match.group(2))
     requires = (ROOT / "pyproject.toml").read_text()
     low, high = re.search(r'requires-python = ">=3\.(\d+),<3\.(\d+)"', requires).groups()
-    assert int(low) <= minor < int(high), f"runtime.txt's Python is outside requires-python"
+    assert int(low) <= minor < int(high), "runtime.txt's Python is outside requires-python"
     # The Python that runtime.txt names is the one the pinned TensorFlow is tested with in CI.
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
-    pinned = [row for row in workflow["jobs"]["test"]["strategy"]["matrix"]["include"]
-              if row["tensorflow"] == "pinned"]
+    pinned = [
+        row
+        for row in workflow["jobs"]["test"]["strategy"]["matrix"]["include"]
+        if row["tensorflow"] == "pinned"
+    ]
     assert f"{match.group(1)}.{minor}" in [row["python"] for row in pinned]
     requirements = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^tensorflow==\d", requirements, re.M), "Binder needs the pinned TensorFlow"

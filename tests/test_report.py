@@ -1,4 +1,4 @@
-"""vaelib.report: glue's output format (checked against myst-nb's own), mean_std, the protocol card."""
+"""vaelib.report: glue's output format (checked against myst-nb's), mean_std, protocol cards."""
 
 import math
 import statistics
@@ -6,7 +6,14 @@ import statistics
 import pytest
 
 from vaelib import VAEConfig
-from vaelib.report import GLUE_PREFIX, ProtocolCard, describe_architecture, glue, glue_text, mean_std
+from vaelib.report import (
+    GLUE_PREFIX,
+    ProtocolCard,
+    describe_architecture,
+    glue,
+    glue_text,
+    mean_std,
+)
 
 
 def test_glue_text_formats_numbers_and_refuses_what_a_sentence_should_not_show():
@@ -36,8 +43,15 @@ def test_glue_writes_what_myst_nb_reads(monkeypatch):
     assert ours[0] == theirs[0] == {GLUE_PREFIX + "text/plain": "'7.1'"}
 
 
-@pytest.mark.parametrize("value, fmt, shown", [(0.5, ".2f", "0.50"), (4000, ",d", "4,000"),
-                                               ("mlxtend", None, "mlxtend"), (1e-7, ".0e", "1e-07")])
+@pytest.mark.parametrize(
+    "value, fmt, shown",
+    [
+        (0.5, ".2f", "0.50"),
+        (4000, ",d", "4,000"),
+        ("mlxtend", None, "mlxtend"),
+        (1e-7, ".0e", "1e-07"),
+    ],
+)
 def test_glued_text_renders_exactly_as_formatted(monkeypatch, value, fmt, shown):
     """What the book shows is what glue formatted: myst-nb's reader must not re-parse it."""
     from myst_nb.core.variables import format_plain_text
@@ -68,20 +82,33 @@ def test_mean_std_matches_statistics():
 
 def test_describe_architecture():
     assert describe_architecture(VAEConfig()) == (
-        "encoder 784-500-500 -> 2x10 (q_mu, q_logvar), decoder 10-500-500-784 (logits), tanh")
-    config = VAEConfig(hidden_sizes=(200, 100), latent_size=50, decoder_hidden_sizes=(300,),
-                       activation="relu")
+        "encoder 784-500-500 -> 2x10 (q_mu, q_logvar), decoder 10-500-500-784 (logits), tanh"
+    )
+    config = VAEConfig(
+        hidden_sizes=(200, 100), latent_size=50, decoder_hidden_sizes=(300,), activation="relu"
+    )
     assert describe_architecture(config) == (
-        "encoder 784-200-100 -> 2x50 (q_mu, q_logvar), decoder 50-300-784 (logits), relu")
+        "encoder 784-200-100 -> 2x50 (q_mu, q_logvar), decoder 50-300-784 (logits), relu"
+    )
     with pytest.raises(TypeError, match="VAEConfig"):
         describe_architecture({"latent_size": 2})
 
 
 def _card(**changes):
-    fields = dict(data="mnist: ...", num_train=4000, num_test=1000, train_binarization="dynamic",
-                  test_binarization="fixed (seed 1)", architecture="a", objective="ELBO",
-                  training="Adam", estimate="L_5000", seeds=(0, 1, 2),
-                  train_seconds=(30.0, 31.0, 29.5), eval_seconds=(50.0, 51.0, 49.0))
+    fields = dict(
+        data="mnist: ...",
+        num_train=4000,
+        num_test=1000,
+        train_binarization="dynamic",
+        test_binarization="fixed (seed 1)",
+        architecture="a",
+        objective="ELBO",
+        training="Adam",
+        estimate="L_5000",
+        seeds=(0, 1, 2),
+        train_seconds=(30.0, 31.0, 29.5),
+        eval_seconds=(50.0, 51.0, 49.0),
+    )
     fields.update(changes)
     return ProtocolCard(**fields)
 
@@ -116,7 +143,7 @@ def test_protocol_card_as_row_has_the_published_tables_columns():
 def test_protocol_card_shows_both_uncertainties_of_its_result():
     import numpy as np
 
-    from vaelib.comparison import summarize
+    from vaelib import summarize
 
     values = np.random.default_rng(0).normal(-88.0, 30.0, size=(3, 1000))
     rows = dict(_card(result=summarize(values)).rows())
@@ -129,24 +156,40 @@ def test_protocol_card_shows_both_uncertainties_of_its_result():
 
 # Issue 22: a card is a claim, so every field is checked. Each case was accepted before (or,
 # for seeds=1, failed with "object of type 'int' has no len()").
-@pytest.mark.parametrize("field, value, error, match", [
-    ("estimate", None, TypeError, "estimate must be a string, got None"),
-    ("architecture", "", ValueError, "architecture must be a non-empty string"),
-    ("data", 3, TypeError, "data must be a string"),
-    ("train_seconds", (float("nan"), 1.0, 2.0), ValueError,
-     "train_seconds must be a tuple of finite numbers >= 0"),
-    ("eval_seconds", (1.0, -2.0, 3.0), ValueError, "eval_seconds must be a tuple of finite"),
-    ("eval_seconds", ("1 s", 2.0, 3.0), TypeError, "eval_seconds must be a tuple of finite"),
-    ("train_binarization", "static", ValueError, "train_binarization 'static' is ambiguous"),
-    ("test_binarization", "static (Larochelle's draw)", ValueError, "test_binarization 'static' is "
-                                                                    "ambiguous.*use 'fixed'"),
-    ("train_binarization", "binary", ValueError, r"train_binarization must start with one of "
-                                                 r"\('dynamic', 'fixed', 'threshold', 'none'\)"),
-    ("num_train", True, TypeError, "num_train must be a positive int, got True"),
-    ("num_test", 10.0, TypeError, "num_test must be a positive int, got 10.0"),
-    ("seeds", 1, TypeError, r"seeds must be a tuple of the runs' seeds, e.g. \(0,\)"),
-    ("seeds", (0, 1.5, 2), TypeError, r"seeds must be a tuple of ints.*the entry 1.5"),
-])
+@pytest.mark.parametrize(
+    "field, value, error, match",
+    [
+        ("estimate", None, TypeError, "estimate must be a string, got None"),
+        ("architecture", "", ValueError, "architecture must be a non-empty string"),
+        ("data", 3, TypeError, "data must be a string"),
+        (
+            "train_seconds",
+            (float("nan"), 1.0, 2.0),
+            ValueError,
+            "train_seconds must be a tuple of finite numbers >= 0",
+        ),
+        ("eval_seconds", (1.0, -2.0, 3.0), ValueError, "eval_seconds must be a tuple of finite"),
+        ("eval_seconds", ("1 s", 2.0, 3.0), TypeError, "eval_seconds must be a tuple of finite"),
+        ("train_binarization", "static", ValueError, "train_binarization 'static' is ambiguous"),
+        (
+            "test_binarization",
+            "static (Larochelle's draw)",
+            ValueError,
+            "test_binarization 'static' is ambiguous.*use 'fixed'",
+        ),
+        (
+            "train_binarization",
+            "binary",
+            ValueError,
+            r"train_binarization must start with one of "
+            r"\('dynamic', 'fixed', 'threshold', 'none'\)",
+        ),
+        ("num_train", True, TypeError, "num_train must be a positive int, got True"),
+        ("num_test", 10.0, TypeError, "num_test must be a positive int, got 10.0"),
+        ("seeds", 1, TypeError, r"seeds must be a tuple of the runs' seeds, e.g. \(0,\)"),
+        ("seeds", (0, 1.5, 2), TypeError, r"seeds must be a tuple of ints.*the entry 1.5"),
+    ],
+)
 def test_protocol_card_refuses_what_it_cannot_claim(field, value, error, match):
     with pytest.raises(error, match=match):
         _card(**{field: value})
@@ -155,13 +198,21 @@ def test_protocol_card_refuses_what_it_cannot_claim(field, value, error, match):
 def test_protocol_card_takes_numpy_numbers_and_the_chapters_binarizations():
     import numpy as np
 
-    card = _card(num_train=np.int64(4000), seeds=[np.int64(0), 1, 2],
-                 train_seconds=np.array([30.0, 31.0, 29.5]))
+    card = _card(
+        num_train=np.int64(4000),
+        seeds=[np.int64(0), 1, 2],
+        train_seconds=np.array([30.0, 31.0, 29.5]),
+    )
     assert card == _card() and type(card.num_train) is int and card.seeds == (0, 1, 2)
     assert str(card) == str(_card())
-    for text in ("dynamic (fresh Bernoulli draws at every use)",
-                 "fixed (one Bernoulli draw, seed 1)", "none: levels v / 255", "none: dequantized, (v + u) / 256 with new u at every use",
-                 "threshold", "none"):  # what chapters 6-11 pass
+    for text in (
+        "dynamic (fresh Bernoulli draws at every use)",
+        "fixed (one Bernoulli draw, seed 1)",
+        "none: levels v / 255",
+        "none: dequantized, (v + u) / 256 with new u at every use",
+        "threshold",
+        "none",
+    ):  # what chapters 6-11 pass
         _card(train_binarization=text, test_binarization=text)
     assert _card(seeds=range(3)).seeds == (0, 1, 2)
 
@@ -171,9 +222,12 @@ def test_glue_of_an_array_names_the_key_and_the_value():
     import numpy as np
 
     values = np.linspace(-95.0, -90.0, 100)
-    with pytest.raises(TypeError, match=r"glue 'test_nll': value must be one number or a string, "
-                                        r"got an array of shape \(100,\) \(-95, -94.9495, "
-                                        r"-94.899, \.\.\.\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"glue 'test_nll': value must be one number or a string, "
+        r"got an array of shape \(100,\) \(-95, -94.9495, "
+        r"-94.899, \.\.\.\)",
+    ):
         glue("test_nll", values, ".2f")
     with pytest.raises(ValueError, match="glue 'gap': refusing to glue a non-finite number"):
         glue("gap", np.float32("nan"), ".2f")

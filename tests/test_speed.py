@@ -8,8 +8,11 @@ from vaelib.vae import VAE, VAEConfig
 
 
 def test_flops_counted_from_layer_shapes():
-    model = VAE(VAEConfig(hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500),
-                          activation="sigmoid"))
+    model = VAE(
+        VAEConfig(
+            hidden_sizes=(500, 500, 500), decoder_hidden_sizes=(500, 500), activation="sigmoid"
+        )
+    )
     macs = 784 * 500 + 2 * 500 * 500 + 500 * 20 + 10 * 500 + 500 * 500 + 500 * 784
     # forward 2, weight gradients 2, input gradients 2 x MACs, but no gradient for the data
     assert speed.vae_flops_per_example(model) == 6 * macs - 2 * 784 * 500  # about 8.5 MFLOP
@@ -19,16 +22,20 @@ def test_flops_counted_from_layer_shapes():
 def test_every_mode_trains(mode):
     model = VAE(VAEConfig(input_size=16, hidden_sizes=(8,), latent_size=2))
     optimizer = tf.keras.optimizers.Adam(1e-3)
-    rate = speed.vae_step_throughput(model, optimizer, mode, batch_size=4, seconds=0.05,
-                                     steps_per_call=3)
+    rate = speed.vae_step_throughput(
+        model, optimizer, mode, batch_size=4, seconds=0.05, steps_per_call=3
+    )
     assert rate > 0 and int(optimizer.iterations) > 0
 
 
 def test_matmul_rate_and_bad_arguments():
     assert speed.matmul_flops_per_second(32, 32, 32, seconds=0.05) > 0
     with pytest.raises(ValueError, match="mode must be one of"):
-        speed.vae_step_throughput(VAE(VAEConfig(input_size=4, hidden_sizes=(2,), latent_size=1)),
-                                  tf.keras.optimizers.Adam(), "graph")
+        speed.vae_step_throughput(
+            VAE(VAEConfig(input_size=4, hidden_sizes=(2,), latent_size=1)),
+            tf.keras.optimizers.Adam(),
+            "graph",
+        )
     with pytest.raises(ValueError, match="seconds must be a finite positive number"):
         speed.throughput(lambda: None, 0, 1)
 
@@ -75,10 +82,12 @@ def test_run_rounds_ratio_is_the_median_of_per_round_ratios():
         def measure(seconds):
             order.append(name)
             return {"a": [1.0, 2.0, 4.0], "b": [2.0, 2.0, 2.0]}[name][order.count(name) - 1]
+
         return measure
 
-    result = speed.run_rounds({"a": make("a"), "b": make("b")}, rounds=3, seconds=0.01,
-                              tolerance=10.0)
+    result = speed.run_rounds(
+        {"a": make("a"), "b": make("b")}, rounds=3, seconds=0.01, tolerance=10.0
+    )
     assert result.ratio("a", "b") == 1.0 and result.ratio_spread("a", "b") == (0.5, 2.0)
     assert result.rerun == [] and set(order[:2]) == {"a", "b"}  # every round times both
 
@@ -95,7 +104,9 @@ def test_run_rounds_bad_arguments():
 def test_vae_step_runner_trains_once_per_call():
     model = VAE(VAEConfig(input_size=16, hidden_sizes=(8,), latent_size=2))
     optimizer = tf.keras.optimizers.Adam(1e-3)
-    run, per_call = speed.vae_step_runner(model, optimizer, "loop+xla", batch_size=4, steps_per_call=3)
+    run, per_call = speed.vae_step_runner(
+        model, optimizer, "loop+xla", batch_size=4, steps_per_call=3
+    )
     run()
     run()
     assert per_call == 12 and int(optimizer.iterations) == 6
@@ -105,8 +116,9 @@ def test_measuring_arguments_follow_the_one_rule():
     """Issue 22: NumPy numbers from a sweep work, bools and strings are refused by name."""
     import numpy as np
 
-    rounds = speed.run_rounds({"a": lambda s: 1.0}, rounds=np.int64(2), seconds=np.float32(0.01),
-                              max_reruns=np.int32(0))
+    rounds = speed.run_rounds(
+        {"a": lambda s: 1.0}, rounds=np.int64(2), seconds=np.float32(0.01), max_reruns=np.int32(0)
+    )
     assert rounds.median("a") == 1.0
     with pytest.raises(TypeError, match="rounds must be a positive int, got True"):
         speed.run_rounds({"a": lambda s: 1.0}, rounds=True)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from toy_data import classification_data, dataset
+
 from vaelib.classify import classification_loss
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
@@ -14,8 +14,9 @@ from vaelib.step import make_train_loop, make_train_step, stack_batches
 def test_step_traces_once_across_batch_sizes():
     model = MLP([4, 8, 2])
     ds = dataset()  # 200 = 6 * 32 + 8: the last batch is smaller
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), classification_loss,
-                           element_spec=ds.element_spec)
+    step = make_train_step(
+        model, tf.keras.optimizers.Adam(1e-2), classification_loss, element_spec=ds.element_spec
+    )
     for _ in range(2):
         for batch in ds:
             step(batch)
@@ -28,8 +29,9 @@ def test_train_loop_runs_many_steps_in_one_call(jit_compile):
     x, y = classification_data()
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(30)  # 6 batches of 30, then 20
     optimizer = tf.keras.optimizers.SGD(0.1)
-    loop = make_train_loop(model, optimizer, classification_loss, element_spec=ds.element_spec,
-                           jit_compile=jit_compile)
+    loop = make_train_loop(
+        model, optimizer, classification_loss, element_spec=ds.element_spec, jit_compile=jit_compile
+    )
     for _ in range(2):  # two epochs
         stacks = list(stack_batches(ds, 4))
         assert [int(s[0].shape[0]) for s in stacks] == [4, 2, 1]  # the last batch is smaller
@@ -48,10 +50,11 @@ def test_loop_stops_at_a_non_finite_step(jit_compile):
     x, y = classification_data(n=40)
     x[25] = np.nan  # in the third batch of 10
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)
-    loop = make_train_loop(model, tf.keras.optimizers.SGD(0.1), classification_loss,
-                           jit_compile=jit_compile)
+    loop = make_train_loop(
+        model, tf.keras.optimizers.SGD(0.1), classification_loss, jit_compile=jit_compile
+    )
     ran, metrics = loop(next(stack_batches(ds, 4)))
-    losses = metrics["loss"].numpy()[:int(ran)]
+    losses = metrics["loss"].numpy()[: int(ran)]
     assert len(losses) == 3 and np.isfinite(losses[:2]).all() and not np.isfinite(losses[2])
 
 
@@ -68,7 +71,9 @@ def test_non_positive_learning_rate():
 def _one_step(jit_compile):
     set_seed(0)
     model = MLP([4, 32, 32, 2])
-    step = make_train_step(model, tf.keras.optimizers.Adam(1e-2), classification_loss, jit_compile=jit_compile)
+    step = make_train_step(
+        model, tf.keras.optimizers.Adam(1e-2), classification_loss, jit_compile=jit_compile
+    )
     batch = next(iter(dataset()))
     for _ in range(3):
         step(batch)
@@ -78,7 +83,7 @@ def _one_step(jit_compile):
 def test_xla_step_matches_the_plain_graph_step():
     xla_model = _one_step(True)[0]
     graph_model = _one_step(False)[0]
-    for a, b in zip(xla_model.trainable_variables, graph_model.trainable_variables):
+    for a, b in zip(xla_model.trainable_variables, graph_model.trainable_variables, strict=False):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -86,9 +91,15 @@ def test_xla_step_updates_weights_in_place():
     # Without train._after_all, XLA copies every weight that the backward pass reads again.
     model, step, batch = _one_step(True)
     hlo = step.experimental_get_compiler_ir(batch)(stage="optimized_hlo")
-    entry = hlo[hlo.index("\nENTRY"):]
-    weight_shapes = {"f32[" + ",".join(map(str, v.shape)) + "]" for v in model.trainable_variables
-                     if v.shape.rank == 2}
-    copies = [line for line in entry.splitlines() if " copy(" in line
-              and line.split(" = ")[1].split("{")[0] in weight_shapes]
+    entry = hlo[hlo.index("\nENTRY") :]
+    weight_shapes = {
+        "f32[" + ",".join(map(str, v.shape)) + "]"
+        for v in model.trainable_variables
+        if v.shape.rank == 2
+    }
+    copies = [
+        line
+        for line in entry.splitlines()
+        if " copy(" in line and line.split(" = ")[1].split("{")[0] in weight_shapes
+    ]
     assert not copies, copies

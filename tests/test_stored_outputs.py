@@ -17,8 +17,9 @@ CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("execute_notebooks",
-                                                  ROOT / "scripts" / "execute_notebooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "execute_notebooks", ROOT / "scripts" / "execute_notebooks.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -39,12 +40,16 @@ def problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     counts = [cell.get("execution_count") for cell in code]
     if counts != list(range(1, len(code) + 1)):
-        found.append(f"{name}: code cells were not all run once, in order, in one kernel "
-                     f"(execution counts {counts}); {rerun}")
+        found.append(
+            f"{name}: code cells were not all run once, in order, in one kernel "
+            f"(execution counts {counts}); {rerun}"
+        )
     for i, cell in enumerate(code):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                found.append(f"{name}: code cell {i + 1} stored an error ({out.get('ename')}); {rerun}")
+                found.append(
+                    f"{name}: code cell {i + 1} stored an error ({out.get('ename')}); {rerun}"
+                )
     return found
 
 
@@ -88,6 +93,9 @@ def test_planted_problems_are_caught():
     assert "not all run once" in " ".join(problems(skipped, "nb"))
 
     failed = _notebook("1 / 0")
-    failed.cells[1].outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError",
-                                                      evalue="division by zero", traceback=[])]
+    failed.cells[1].outputs = [
+        nbformat.v4.new_output(
+            "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[]
+        )
+    ]
     assert "stored an error (ZeroDivisionError)" in " ".join(problems(failed, "nb"))

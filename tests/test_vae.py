@@ -74,11 +74,17 @@ def test_asymmetric_decoder_like_the_notes():
 
 def test_input_validation_names_the_problem():
     model = VAE(SMALL)
-    with pytest.raises(TypeError, match="float pixels in \\[0, 1\\], got dtype uint8.*vaelib.binarize"):
+    with pytest.raises(
+        TypeError, match="float pixels in \\[0, 1\\], got dtype uint8.*vaelib.binarize"
+    ):
         model.log_weights(np.zeros((2, 12), np.uint8))
     with pytest.raises(ValueError, match="x must lie in \\[0, 1\\].*from 0 to 255"):
-        model.log_weights(np.full((2, 12), 255.0, np.float32) * np.array([[0.0] * 11 + [1.0]], np.float32))
-    with pytest.raises(ValueError, match="z must have latent_size=3 on its last axis, got shape \\(4, 5\\)"):
+        model.log_weights(
+            np.full((2, 12), 255.0, np.float32) * np.array([[0.0] * 11 + [1.0]], np.float32)
+        )
+    with pytest.raises(
+        ValueError, match="z must have latent_size=3 on its last axis, got shape \\(4, 5\\)"
+    ):
         model.decoder(tf.zeros([4, 5]))
 
 
@@ -103,7 +109,9 @@ def test_nan_pixels_and_labelled_batches_are_refused():
         model.log_weights(x)
     with pytest.raises(ValueError, match="NaN or infinite"):
         model.reconstruct(np.full((1, 12), np.inf, np.float32))
-    with pytest.raises(TypeError, match=r"got a tuple of 2: a labelled batch \(x, y\).*lambda x, y: x"):
+    with pytest.raises(
+        TypeError, match=r"got a tuple of 2: a labelled batch \(x, y\).*lambda x, y: x"
+    ):
         model.log_weights((np.zeros((3, 12), np.float32), np.zeros(3, np.int32)))
 
 
@@ -115,7 +123,9 @@ def test_bad_sizes_are_refused():
     assert VAEConfig(hidden_sizes=[3, 2]).hidden_sizes == (3, 2)  # a list is kept as a tuple
     with pytest.raises(ValueError, match="num must be a positive int, got 0"):
         VAE(SMALL).sample(0)
-    with pytest.raises(ValueError, match=r"expected inputs \[batch, 3\] \(a batch axis first\), got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"expected inputs \[batch, 3\] \(a batch axis first\), got shape \(3,\)"
+    ):
         VAE(SMALL).decoder(tf.zeros([3]))
 
 
@@ -129,11 +139,19 @@ def test_default_model_unchanged_by_the_likelihood_option():
     fp = fingerprint(default)
     assert fp == fingerprint(explicit)
     assert sorted(k for k in fp if k.startswith("config.")) == [
-        "config.activation", "config.decoder_hidden_sizes", "config.hidden_sizes", "config.input_size",
-        "config.latent_size", "config.seed"]
+        "config.activation",
+        "config.decoder_hidden_sizes",
+        "config.hidden_sizes",
+        "config.input_size",
+        "config.latent_size",
+        "config.seed",
+    ]
     assert not any("likelihood" in k for k in fp)
-    assert sorted(tuple(v.shape) for v in default.decoder.variables if v.shape[-1] == 784) == [(500, 784), (784,)]
-    for a, b in zip(default.variables, explicit.variables):
+    assert sorted(tuple(v.shape) for v in default.decoder.variables if v.shape[-1] == 784) == [
+        (500, 784),
+        (784,),
+    ]
+    for a, b in zip(default.variables, explicit.variables, strict=False):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     with pytest.raises(TypeError, match="config must be a vaelib.VAEConfig"):
         VAE({"latent_size": 3})

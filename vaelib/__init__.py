@@ -45,7 +45,56 @@ __version__ = "0.1.0"
 import importlib as _importlib
 import sys as _sys
 
+# as modules too: vaelib.published.published(key), vaelib.speed.run_rounds, ...
+from vaelib import data, diagnostics, evaluation, objectives, speed  # noqa: F401
 from vaelib import layout as _layout
+
+# The public API: vaelib.fit, vaelib.VAE, ... (listed in __all__ in the order the chapters
+# introduce them)
+from vaelib.data.pipeline import binarize, make_dataset
+from vaelib.data.sources import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
+from vaelib.evaluation.marginal_likelihood import evaluate_bounds, iwae_bound
+from vaelib.models.conv import ConvVAEConfig
+from vaelib.models.distributions import (
+    bernoulli_log_prob,
+    kl_normal_std,
+    normal_log_prob,
+    normal_log_prob_from_eps,
+    std_normal_log_prob,
+)
+from vaelib.models.likelihoods import (
+    Bernoulli,
+    ContinuousBernoulli,
+    DiscretizedLogistic,
+    Gaussian,
+    bits_per_dim,
+    dequantize,
+    grey_levels,
+)
+from vaelib.models.linear_gaussian import LinearGaussian, kl_gaussians
+from vaelib.models.mlp import MLP, Dense
+from vaelib.models.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
+from vaelib.objectives.bounds import elbo, elbo_terms, vae_loss
+from vaelib.objectives.classify import classification_loss, evaluate_classifier
+from vaelib.objectives.estimators import reparameterization_gradient, score_function_gradient
+from vaelib.objectives.importance_weighted import active_units, importance_weighted_bound, iwae_loss
+from vaelib.objectives.kl_options import KLOptions, kl_loss
+from vaelib.reporting.comparison import Comparison, compare
+from vaelib.reporting.estimates import Estimate, summarize
+from vaelib.reporting.graphs import draw_graph
+from vaelib.reporting.plotting import image_grid, latent_grid, latent_scatter, plot_curves
+from vaelib.reporting.ratios import compare_ratios
+from vaelib.reporting.report import ProtocolCard, describe_architecture, glue, mean_std
+from vaelib.training.checkpoint import (
+    CheckpointError,
+    CheckpointLockedError,
+    CheckpointMismatchError,
+    CheckpointSaveError,
+)
+from vaelib.training.seed import set_seed
+from vaelib.training.step import make_train_loop, make_train_step, stack_batches
+from vaelib.training.tensorboard import TensorBoard
+from vaelib.training.train import FitConfig, History, NonFiniteLossError, WorkerLostError, fit
 
 # vaelib 0.1's flat modules, at their old paths too: vaelib.train is vaelib.training.train
 for _old, _new in _layout.FLAT_MODULES.items():
@@ -54,65 +103,89 @@ for _old, _new in _layout.FLAT_MODULES.items():
     globals()[_old] = _module
 del _old, _new, _module
 
-# as modules too: vaelib.published.published(key), vaelib.speed.run_rounds, ...
-from vaelib import data, diagnostics, evaluation, objectives, speed  # noqa: E402
-
-# Flat public API, in the order the chapters introduce it.
-from vaelib.objectives.bounds import elbo, elbo_terms, vae_loss
-from vaelib.evaluation.marginal_likelihood import evaluate_bounds, iwae_bound
-from vaelib.training.checkpoint import CheckpointError, CheckpointLockedError, CheckpointMismatchError
-from vaelib.training.checkpoint import CheckpointSaveError
-from vaelib.objectives.classify import classification_loss, evaluate_classifier
-from vaelib.reporting.comparison import Comparison, Estimate, compare, compare_ratios, summarize
-from vaelib.models.conv import ConvVAEConfig
-from vaelib.data.sources import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
-from vaelib.models.distributions import (bernoulli_log_prob, kl_normal_std, normal_log_prob,
-                                   normal_log_prob_from_eps, std_normal_log_prob)
-from vaelib.objectives.estimators import reparameterization_gradient, score_function_gradient
-from vaelib.reporting.graphs import draw_graph
-from vaelib.objectives.kl_options import KLOptions, kl_loss
-from vaelib.models.likelihoods import (Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian,
-                                 bits_per_dim, dequantize, grey_levels)
-from vaelib.models.linear_gaussian import LinearGaussian, kl_gaussians
-from vaelib.models.mlp import MLP, Dense
-from vaelib.objectives.importance_weighted import active_units, importance_weighted_bound, iwae_loss
-from vaelib.data.pipeline import binarize, make_dataset
-from vaelib.reporting.plotting import image_grid, latent_grid, latent_scatter, plot_curves
-from vaelib.reporting.report import ProtocolCard, describe_architecture, glue, mean_std
-from vaelib.training.seed import set_seed
-from vaelib.training.step import make_train_loop, make_train_step, stack_batches
-from vaelib.training.tensorboard import TensorBoard
-from vaelib.training.train import FitConfig, History, NonFiniteLossError, WorkerLostError, fit
-from vaelib.models.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
-
 __all__ = [
     # data (chapter 0)
-    "Dataset", "DataSource", "load_dataset", "load_fashion_mnist", "load_mnist", "binarize",
+    "Dataset",
+    "DataSource",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_mnist",
+    "binarize",
     "make_dataset",
     # graphs, modules, training (chapters 1-3)
-    "draw_graph", "Dense", "MLP", "classification_loss", "evaluate_classifier", "set_seed",
-    "FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit", "TensorBoard",
+    "draw_graph",
+    "Dense",
+    "MLP",
+    "classification_loss",
+    "evaluate_classifier",
+    "set_seed",
+    "FitConfig",
+    "History",
+    "NonFiniteLossError",
+    "WorkerLostError",
+    "fit",
+    "TensorBoard",
     "make_train_loop",
     "make_train_step",
-    "stack_batches", "CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
+    "stack_batches",
+    "CheckpointError",
+    "CheckpointLockedError",
+    "CheckpointMismatchError",
     "CheckpointSaveError",
     # densities, bounds, estimators, the VAE (chapters 4-7)
-    "bernoulli_log_prob", "kl_normal_std", "normal_log_prob", "normal_log_prob_from_eps",
+    "bernoulli_log_prob",
+    "kl_normal_std",
+    "normal_log_prob",
+    "normal_log_prob_from_eps",
     "std_normal_log_prob",
-    "LinearGaussian", "kl_gaussians", "reparameterization_gradient", "score_function_gradient",
-    "VAE", "VAEConfig", "Encoder", "Decoder", "reparameterize", "elbo", "elbo_terms", "iwae_bound",
-    "evaluate_bounds", "vae_loss",
+    "LinearGaussian",
+    "kl_gaussians",
+    "reparameterization_gradient",
+    "score_function_gradient",
+    "VAE",
+    "VAEConfig",
+    "Encoder",
+    "Decoder",
+    "reparameterize",
+    "elbo",
+    "elbo_terms",
+    "iwae_bound",
+    "evaluate_bounds",
+    "vae_loss",
     # the importance-weighted objective and its gradient estimators (chapter 9)
-    "iwae_loss", "importance_weighted_bound", "active_units",
+    "iwae_loss",
+    "importance_weighted_bound",
+    "active_units",
     # inside a trained VAE: KL options, diagnostics (chapter 10)
-    "KLOptions", "kl_loss", "diagnostics",
+    "KLOptions",
+    "kl_loss",
+    "diagnostics",
     # convolutional VAEs and decoder likelihoods (chapter 11)
-    "ConvVAEConfig", "Bernoulli", "ContinuousBernoulli", "Gaussian", "DiscretizedLogistic",
-    "bits_per_dim", "dequantize", "grey_levels",
+    "ConvVAEConfig",
+    "Bernoulli",
+    "ContinuousBernoulli",
+    "Gaussian",
+    "DiscretizedLogistic",
+    "bits_per_dim",
+    "dequantize",
+    "grey_levels",
     # numbers into prose: glue, protocol cards, published results
-    "glue", "mean_std", "describe_architecture", "ProtocolCard", "published",
+    "glue",
+    "mean_std",
+    "describe_architecture",
+    "ProtocolCard",
+    "published",
     # comparisons: paired differences, seeds, verdicts (every "better" in the book)
-    "compare", "compare_ratios", "summarize", "Comparison", "Estimate",
+    "compare",
+    "compare_ratios",
+    "summarize",
+    "Comparison",
+    "Estimate",
     # figures and speed
-    "image_grid", "latent_grid", "latent_scatter", "plot_curves", "profiling", "speed",
+    "image_grid",
+    "latent_grid",
+    "latent_scatter",
+    "plot_curves",
+    "profiling",
+    "speed",
 ]

@@ -50,7 +50,18 @@ FLAT_PACKAGES: dict[str, str] = {
     "diagnostics": "vaelib.diagnostics.latents",
     "speed": "vaelib.speed.runners",
 }
+# modules split out of a flat module since: the flat module they came from
+SPLIT_FROM: dict[str, str] = {
+    "vaelib.models.likelihood_base": "likelihoods",
+    "vaelib.models.continuous_bernoulli": "likelihoods",
+    "vaelib.data.dequantization": "likelihoods",
+    "vaelib.diagnostics.surgery": "diagnostics",
+    "vaelib.diagnostics.gaps": "diagnostics",
+    "vaelib.speed.timing": "speed",
+    "vaelib.speed.roofline": "speed",
+}
 _NEW_TO_FLAT = {new: f"vaelib.{old}" for old, new in {**FLAT_MODULES, **FLAT_PACKAGES}.items()}
+_NEW_TO_FLAT.update({new: f"vaelib.{old}" for new, old in SPLIT_FROM.items()})
 
 
 def flat_name(module: str) -> str:

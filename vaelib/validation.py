@@ -1,5 +1,8 @@
 """One set of rules for the arguments of every public function and configuration.
 
+(Over 300 lines because it is one rule set: every check here must agree with every other
+on what an integer, a flag, a path or a real number is; split, the rules would drift apart.)
+
 Every public entry point and every configuration dataclass checks its arguments
 with these functions, before any computation (and never inside a compiled step),
 so that the same value is accepted or refused everywhere, with the same words:

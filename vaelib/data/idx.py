@@ -48,8 +48,10 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     expected = math.prod(shape) + header  # Python ints: a crafted header cannot overflow to a match
     if len(raw) != expected:
-        raise IDXError(f"{name}: {len(raw)} bytes, header {shape} needs {expected}: "
-                       "the file is truncated or corrupt; delete it and download it again")
+        raise IDXError(
+            f"{name}: {len(raw)} bytes, header {shape} needs {expected}: "
+            "the file is truncated or corrupt; delete it and download it again"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -62,8 +64,9 @@ def read_idx_gz(path: str | os.PathLike) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError, zlib.error) as error:
-        raise IDXError(f"{path}: not a readable gzip file ({error}); "
-                       "delete it and download it again") from error
+        raise IDXError(
+            f"{path}: not a readable gzip file ({error}); delete it and download it again"
+        ) from error
     return parse_idx(raw, str(path))
 
 

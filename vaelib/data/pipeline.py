@@ -47,8 +47,10 @@ def _check_seed(seed) -> None:
     validation.integer("seed", seed, minimum=0)
 
 
-STATIC_IS_AMBIGUOUS = ("'static' is ambiguous: papers use it for one fixed Bernoulli draw (use "
-                       "'fixed'); this library used it for a threshold at 127 (use 'threshold')")
+STATIC_IS_AMBIGUOUS = (
+    "'static' is ambiguous: papers use it for one fixed Bernoulli draw (use "
+    "'fixed'); this library used it for a threshold at 127 (use 'threshold')"
+)
 
 
 def _check_binarization(binarization: str, allowed: tuple[str, ...] = BINARIZATIONS) -> None:
@@ -73,26 +75,32 @@ def binarize(images: np.ndarray, binarization: str, seed: int = 0) -> np.ndarray
     images = _check_images(images)
     _check_seed(seed)
     if binarization == "dynamic":
-        raise ValueError("binarize() draws once, so binarization 'dynamic' (a new draw at every use) "
-                         "cannot be done here: use 'fixed' for one seeded draw, or make_dataset(..., "
-                         "binarization='dynamic') for training")
+        raise ValueError(
+            "binarize() draws once, so binarization 'dynamic' (a new draw at every use) "
+            "cannot be done here: use 'fixed' for one seeded draw, or make_dataset(..., "
+            "binarization='dynamic') for training"
+        )
     _check_binarization(binarization)
     p = images.reshape(len(images), -1).astype(np.float32) / 255.0
     if binarization == "fixed":
-        return (np.random.default_rng(seed).random(p.shape, dtype=np.float32) < p).astype(np.float32)
+        return (np.random.default_rng(seed).random(p.shape, dtype=np.float32) < p).astype(
+            np.float32
+        )
     if binarization == "threshold":
         return (images.reshape(len(images), -1) > 127).astype(np.float32)
     return p
 
 
-def make_dataset(images: np.ndarray,
-                 labels: np.ndarray | None = None,
-                 *,
-                 batch_size: int,
-                 binarization: str,
-                 shuffle: bool = True,
-                 seed: int = 0,
-                 drop_remainder: bool = False) -> tf.data.Dataset:
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    batch_size: int,
+    binarization: str,
+    shuffle: bool = True,
+    seed: int = 0,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
     """A ``tf.data`` pipeline over one epoch of ``images`` (and ``labels``).
 
     Iterating the dataset again gives a new epoch: a new order and, for
@@ -126,8 +134,10 @@ def make_dataset(images: np.ndarray,
         if not np.issubdtype(labels.dtype, np.integer):
             raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
         if labels.min() < 0 or labels.max() > np.iinfo(np.int32).max:
-            raise ValueError(f"labels must be class indices >= 0, got values from {labels.min()} "
-                             f"to {labels.max()}")
+            raise ValueError(
+                f"labels must be class indices >= 0, got values from {labels.min()} "
+                f"to {labels.max()}"
+            )
     n = len(images)
     flat = images.reshape(n, 784)
     if binarization == "fixed":  # one draw, kept: 0 or 255, so the conversion below gives 0 or 1
@@ -152,4 +162,5 @@ def make_dataset(images: np.ndarray,
         return x if labels is None else (x, batch[1])
 
     return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
-        tf.data.AUTOTUNE)
+        tf.data.AUTOTUNE
+    )

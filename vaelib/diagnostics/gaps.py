@@ -108,7 +108,9 @@ def optimize_gaussians(
         with tf.GradientTape() as tape:
             elbo = _elbo_of(model, x, q_mu, q_logvar, eps)
             loss = -tf.reduce_sum(elbo)  # each image's Gaussian gets its own ELBO's gradient
-        optimizer.apply_gradients(zip(tape.gradient(loss, [q_mu, q_logvar]), [q_mu, q_logvar]))
+        optimizer.apply_gradients(
+            zip(tape.gradient(loss, [q_mu, q_logvar]), [q_mu, q_logvar], strict=False)
+        )
         return tf.reduce_mean(elbo)
 
     trace = np.array([float(ascend(tf.constant(i, tf.int64))) for i in range(steps)])

@@ -7,14 +7,14 @@ so ``vaelib.evaluation.X`` still works (chapters and old code use it).
 """
 
 from vaelib.evaluation.marginal_likelihood import (  # noqa: F401 (re-exported)
+    _EVALUATORS,
     DEFAULT_MEMORY_BYTES,
     PROGRESS_DELAY,
-    _progress_bar,
     BoundEvaluator,
     _check_bound_args,
-    _EVALUATORS,
     _evaluator,
     _iwae_bound_op_by_op,
-    iwae_bound,
+    _progress_bar,
     evaluate_bounds,
+    iwae_bound,
 )

@@ -1,5 +1,9 @@
 """Importance-weighted bounds and whole-set evaluation (chapter 7).
 
+(Over 300 lines because its one concept, estimating log p(x) over a test set, needs a
+memory-bounded compiled evaluator, its cache and the functions that call it; the cache and
+the evaluator share their invariants and are tested together.)
+
 For any ``num_samples``, ``E[elbo] <= E[iwae_bound] <= log p(x)``, and the
 importance-weighted bound tends to ``log p(x)`` as ``num_samples`` grows (Burda et
 al. 2015). Both return one number per example, in nats; higher is better.
@@ -28,10 +32,10 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.objectives.bounds import _check_num_samples, _check_positive_int, elbo
-from vaelib.training.progress import Progress
 from vaelib.models.distributions import normal_log_prob_from_eps, std_normal_log_prob
 from vaelib.models.vae import VAE, reparameterize
+from vaelib.objectives.bounds import _check_num_samples, _check_positive_int, elbo
+from vaelib.training.progress import Progress
 
 __all__ = ["iwae_bound", "evaluate_bounds", "BoundEvaluator", "DEFAULT_MEMORY_BYTES"]
 
@@ -47,8 +51,13 @@ def _progress_bar(progress, total: int) -> Progress:
     """The bar of an evaluation of ``total`` codes: ``progress`` True, False or None (auto)."""
     if progress is not None:
         progress = validation.flag("progress", progress)
-    return Progress(total, enabled=progress is not False, unit="code", file=sys.stderr,
-                    delay=PROGRESS_DELAY if progress is None else 0.0)
+    return Progress(
+        total,
+        enabled=progress is not False,
+        unit="code",
+        file=sys.stderr,
+        delay=PROGRESS_DELAY if progress is None else 0.0,
+    )
 
 
 class BoundEvaluator:
@@ -88,14 +97,18 @@ class BoundEvaluator:
         return model
 
     def _log_mean_exp_pass(self, x, q_mu, q_logvar, eps):
-        """``logsumexp_i log w_i`` over the ``m`` codes of ``eps`` ``[m, batch, latent]``: ``[batch]``."""
+        """``logsumexp_i log w_i`` over the ``m`` codes of ``eps`` ``[m, batch, latent]``:
+        ``[batch]``."""
         z = reparameterize(q_mu, q_logvar, eps)
-        log_w = (self.model.log_px_z(x, z) + std_normal_log_prob(z)
-                 - normal_log_prob_from_eps(eps, q_logvar))  # [m, batch]
+        log_w = (
+            self.model.log_px_z(x, z)
+            + std_normal_log_prob(z)
+            - normal_log_prob_from_eps(eps, q_logvar)
+        )  # [m, batch]
         return tf.reduce_logsumexp(log_w, axis=0)
 
     def samples_per_pass(self, batch_size: int) -> int:
-        """Codes per example in one compiled pass: as many as fit in ``memory_bytes``, at least 1."""
+        """Codes per example in one compiled pass: as many as ``memory_bytes`` holds, at least 1."""
         _check_positive_int("batch_size", batch_size)
         return max(1, self.memory_bytes // (4 * self.floats_per_sample * int(batch_size)))
 
@@ -112,14 +125,26 @@ class BoundEvaluator:
         shape = (int(eps.shape[0]), int(eps.shape[1]))
         program = self._programs.get(shape)
         if program is None:
-            signature = [tf.TensorSpec(x.shape, tf.float32), tf.TensorSpec(q_mu.shape, tf.float32),
-                         tf.TensorSpec(q_logvar.shape, tf.float32), tf.TensorSpec(eps.shape, tf.float32)]
-            program = self._programs[shape] = tf.function(self._log_mean_exp_pass, jit_compile=True,
-                                                          input_signature=signature)
+            signature = [
+                tf.TensorSpec(x.shape, tf.float32),
+                tf.TensorSpec(q_mu.shape, tf.float32),
+                tf.TensorSpec(q_logvar.shape, tf.float32),
+                tf.TensorSpec(eps.shape, tf.float32),
+            ]
+            program = self._programs[shape] = tf.function(
+                self._log_mean_exp_pass, jit_compile=True, input_signature=signature
+            )
         return program(x, q_mu, q_logvar, eps)
 
-    def iwae_bound(self, x: tf.Tensor, num_samples: int, *, chunk_size: int = 500,
-                   seed: int | None = None, progress: bool | None = None) -> tf.Tensor:
+    def iwae_bound(
+        self,
+        x: tf.Tensor,
+        num_samples: int,
+        *,
+        chunk_size: int = 500,
+        seed: int | None = None,
+        progress: bool | None = None,
+    ) -> tf.Tensor:
         """As :func:`iwae_bound` (the same noise, the same numbers to float tolerance).
 
         Each noise chunk of ``chunk_size`` codes is split into passes of at most
@@ -138,8 +163,11 @@ class BoundEvaluator:
             for i, start in enumerate(range(0, num_samples, chunk_size)):
                 k = min(chunk_size, num_samples - start)
                 shape = tf.concat([[k], tf.shape(q_mu)], axis=0)  # as model.log_weights draws it
-                eps = (model.noise.normal(shape) if seed is None else
-                       tf.random.stateless_normal(shape, seed=tf.constant([seed, i], tf.int64)))
+                eps = (
+                    model.noise.normal(shape)
+                    if seed is None
+                    else tf.random.stateless_normal(shape, seed=tf.constant([seed, i], tf.int64))
+                )
                 passes = -(-k // per_pass)
                 sizes = [k // passes + (j < k % passes) for j in range(passes)]
                 parts = tf.split(eps, sizes, axis=0) if passes > 1 else [eps]
@@ -175,8 +203,9 @@ def _evaluator(model: VAE) -> BoundEvaluator:
     return evaluator
 
 
-def _iwae_bound_op_by_op(model: VAE, x: tf.Tensor, num_samples: int, chunk_size: int,
-                         seed: int | None) -> tf.Tensor:
+def _iwae_bound_op_by_op(
+    model: VAE, x: tf.Tensor, num_samples: int, chunk_size: int, seed: int | None
+) -> tf.Tensor:
     """The reference computation, from ``model.log_weights`` (in a graph, or for any model)."""
     chunks = []
     for i, start in enumerate(range(0, num_samples, chunk_size)):
@@ -187,8 +216,15 @@ def _iwae_bound_op_by_op(model: VAE, x: tf.Tensor, num_samples: int, chunk_size:
     return tf.reduce_logsumexp(tf.stack(chunks), axis=0) - math.log(num_samples)
 
 
-def iwae_bound(model: VAE, x: tf.Tensor, num_samples: int, *, chunk_size: int = 500,
-               seed: int | None = None, progress: bool | None = None) -> tf.Tensor:
+def iwae_bound(
+    model: VAE,
+    x: tf.Tensor,
+    num_samples: int,
+    *,
+    chunk_size: int = 500,
+    seed: int | None = None,
+    progress: bool | None = None,
+) -> tf.Tensor:
     """The importance-weighted bound (Burda et al. 2015), per example:
 
     ``log (1/k) sum_i p(x, z_i) / q(z_i|x)``, ``z_i ~ q(z|x)``, ``k = num_samples``,
@@ -222,14 +258,21 @@ def iwae_bound(model: VAE, x: tf.Tensor, num_samples: int, *, chunk_size: int = 
     num_samples, chunk_size, seed = _check_bound_args(num_samples, chunk_size, seed)
     validation.examples("x", x)
     if tf.executing_eagerly() and isinstance(model, VAE):
-        return _evaluator(model).iwae_bound(x, num_samples, chunk_size=chunk_size, seed=seed,
-                                            progress=progress)
+        return _evaluator(model).iwae_bound(
+            x, num_samples, chunk_size=chunk_size, seed=seed, progress=progress
+        )
     return _iwae_bound_op_by_op(model, x, num_samples, chunk_size, seed)
 
 
-def evaluate_bounds(model: VAE, x: np.ndarray, num_samples: tuple[int, ...] = (1,), *,
-                    batch_size: int = 100, seed: int = 0,
-                    progress: bool | None = None) -> dict[str, float]:
+def evaluate_bounds(
+    model: VAE,
+    x: np.ndarray,
+    num_samples: tuple[int, ...] = (1,),
+    *,
+    batch_size: int = 100,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> dict[str, float]:
     """Mean ELBO and importance-weighted bounds over a whole (fixed, binarized) set.
 
     The bounds of batch ``b`` use the seed ``seed * 7919 + b`` (the ELBO ``[seed, b]``),
@@ -266,12 +309,13 @@ def evaluate_bounds(model: VAE, x: np.ndarray, num_samples: tuple[int, ...] = (1
     bar = _progress_bar(progress, n * (1 + sum(num_samples)))
     try:
         for b, start in enumerate(range(0, n, batch_size)):
-            xb = x[start:start + batch_size]  # checked by elbo: container, dtype, shape, values
+            xb = x[start : start + batch_size]  # checked by elbo: container, dtype, shape, values
             totals["elbo"] += float(tf.reduce_sum(elbo(model, xb, seed=tf.constant([seed, b]))))
             bar.update(len(xb))
             for k in num_samples:
-                totals[f"iwae_{k}"] += float(tf.reduce_sum(
-                    iwae_bound(model, xb, k, seed=seed * 7919 + b, progress=False)))
+                totals[f"iwae_{k}"] += float(
+                    tf.reduce_sum(iwae_bound(model, xb, k, seed=seed * 7919 + b, progress=False))
+                )
                 bar.update(len(xb) * k)
     finally:
         bar.close()

@@ -1,4 +1,13 @@
-"""Models: densities, dense layers, the VAE's encoder and decoder (MLP and convolutional), likelihoods, the linear-Gaussian model (chapters 1-6, 11).
+"""Models (chapters 1-6, 11): densities, dense layers, the VAE, likelihoods.
 
-Modules: :mod:`vaelib.models.distributions`, :mod:`vaelib.models.mlp`, :mod:`vaelib.models.vae`, :mod:`vaelib.models.conv`, :mod:`vaelib.models.likelihoods`, :mod:`vaelib.models.linear_gaussian`.
+- :mod:`vaelib.models.distributions`: log-densities and KL divergences, stable.
+- :mod:`vaelib.models.mlp`: dense layers and MLPs as ``tf.Module``.
+- :mod:`vaelib.models.vae`: the VAE's encoder, decoder and model (chapter 6).
+- :mod:`vaelib.models.conv`: the convolutional encoder and decoder (chapter 11).
+- :mod:`vaelib.models.likelihood_base`: the likelihood interface and the Bernoulli decoder.
+- :mod:`vaelib.models.continuous_bernoulli`: the continuous Bernoulli density.
+- :mod:`vaelib.models.likelihoods`: the Gaussian and the discretized logistic, and the table
+  of all four.
+- :mod:`vaelib.models.linear_gaussian`: a model whose posterior and log p(x) are exact
+  (chapter 4).
 """

@@ -31,7 +31,9 @@ def check_latent(z, latent_size: int) -> tf.Tensor:
     """
     z = tf.convert_to_tensor(z, tf.float32)
     if z.shape.rank is not None and z.shape[-1] is not None and z.shape[-1] != latent_size:
-        raise ValueError(f"z must have latent_size={latent_size} on its last axis, got shape {z.shape}")
+        raise ValueError(
+            f"z must have latent_size={latent_size} on its last axis, got shape {z.shape}"
+        )
     return z
 
 
@@ -55,7 +57,9 @@ class ConvVAEConfig:
 
     def __post_init__(self):
         # vaelib.validation's rules; NumPy integers (and a list) are stored as Python ints (a tuple)
-        set_field = lambda field, value: object.__setattr__(self, field, value)
+        def set_field(field, value):
+            return object.__setattr__(self, field, value)
+
         set_field("channels", validation.integers("channels", self.channels, length=2))
         set_field("latent_size", validation.positive_int("latent_size", self.latent_size))
         object.__setattr__(self, "seed", validation.integer("seed", self.seed))
@@ -63,9 +67,11 @@ class ConvVAEConfig:
     def describe(self) -> str:
         """One line, as :func:`vaelib.describe_architecture` gives for an MLP's config."""
         c1, c2 = self.channels
-        return (f"encoder conv 3x3/2 {c1} - conv 3x3/2 {c2} - dense -> 2x{self.latent_size} "
-                f"(q_mu, q_logvar), decoder dense 7x7x{c1} - deconv 3x3/2 {c2} - deconv 3x3/2 {c1} "
-                f"- deconv 3x3/1 (likelihood parameters), relu")
+        return (
+            f"encoder conv 3x3/2 {c1} - conv 3x3/2 {c2} - dense -> 2x{self.latent_size} "
+            f"(q_mu, q_logvar), decoder dense 7x7x{c1} - deconv 3x3/2 {c2} - deconv 3x3/2 {c1} "
+            f"- deconv 3x3/1 (likelihood parameters), relu"
+        )
 
 
 def _glorot(shape, fan_in: int, fan_out: int, seed: tuple[int, int]) -> tf.Tensor:
@@ -84,24 +90,39 @@ class Conv(tf.Module):
       seed: initialization seed.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, *, transpose: bool = False,
-                 relu: bool = True, seed: int = 0, name: str | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        *,
+        transpose: bool = False,
+        relu: bool = True,
+        seed: int = 0,
+        name: str | None = None,
+    ):
         super().__init__(name=name)
         self.stride, self.transpose, self.relu = stride, transpose, relu
         self.out_channels = out_channels
         # conv2d filters are [h, w, in, out]; conv2d_transpose's are [h, w, out, in]
-        shape = (3, 3, out_channels, in_channels) if transpose else (3, 3, in_channels, out_channels)
+        shape = (
+            (3, 3, out_channels, in_channels) if transpose else (3, 3, in_channels, out_channels)
+        )
         with self.name_scope:
-            self.w = tf.Variable(_glorot(shape, 9 * in_channels, 9 * out_channels, (seed, 1)), name="w")
+            self.w = tf.Variable(
+                _glorot(shape, 9 * in_channels, 9 * out_channels, (seed, 1)), name="w"
+            )
             self.b = tf.Variable(tf.zeros([out_channels]), name="b")
 
     @tf.Module.with_name_scope
     def __call__(self, h: tf.Tensor) -> tf.Tensor:
-        """``[n, H, W, in]`` -> ``[n, H * s, W * s, out]`` (transposed) or ``[n, H / s, W / s, out]``."""
+        """``[n, H, W, in]`` -> ``[n, H * s, W * s, out]`` (transposed) or
+        ``[n, H / s, W / s, out]``."""
         if self.transpose:
             shape = tf.shape(h)
-            out_shape = tf.stack([shape[0], shape[1] * self.stride, shape[2] * self.stride,
-                                  self.out_channels])
+            out_shape = tf.stack(
+                [shape[0], shape[1] * self.stride, shape[2] * self.stride, self.out_channels]
+            )
             y = tf.nn.conv2d_transpose(h, self.w, out_shape, self.stride, padding="SAME")
         else:
             y = tf.nn.conv2d(h, self.w, self.stride, padding="SAME")
@@ -119,15 +140,18 @@ class ConvEncoder(tf.Module):
         with self.name_scope:
             self.conv1 = Conv(1, c1, 2, seed=config.seed, name="conv1")
             self.conv2 = Conv(c1, c2, 2, seed=config.seed + 1, name="conv2")
-            self.dense = Dense(7 * 7 * c2, 2 * config.latent_size, seed=config.seed + 2, name="dense")
+            self.dense = Dense(
+                7 * 7 * c2, 2 * config.latent_size, seed=config.seed + 2, name="dense"
+            )
 
     @tf.Module.with_name_scope
     def __call__(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Maps ``x`` ``[batch, 784]`` to ``(q_mu, q_logvar)``, each ``[batch, latent_size]``."""
         h = tf.reshape(tf.convert_to_tensor(x, tf.float32), [-1, 28, 28, 1])
         h = self.conv2(self.conv1(h))  # [batch, 7, 7, c2]
-        q_mu, q_logvar = tf.split(self.dense(tf.reshape(h, [-1, 7 * 7 * self.config.channels[1]])), 2,
-                                  axis=-1)
+        q_mu, q_logvar = tf.split(
+            self.dense(tf.reshape(h, [-1, 7 * 7 * self.config.channels[1]])), 2, axis=-1
+        )
         return q_mu, q_logvar
 
 
@@ -144,12 +168,14 @@ class ConvDecoder(tf.Module):
         self.config, self.num_params = config, num_params
         c1, c2 = config.channels
         with self.name_scope:
-            self.dense = Dense(config.latent_size, 7 * 7 * c1, tf.nn.relu, seed=config.seed + 100,
-                               name="dense")
+            self.dense = Dense(
+                config.latent_size, 7 * 7 * c1, tf.nn.relu, seed=config.seed + 100, name="dense"
+            )
             self.deconv1 = Conv(c1, c2, 2, transpose=True, seed=config.seed + 101, name="deconv1")
             self.deconv2 = Conv(c2, c1, 2, transpose=True, seed=config.seed + 102, name="deconv2")
-            self.out = Conv(c1, num_params, 1, transpose=True, relu=False, seed=config.seed + 103,
-                            name="out")
+            self.out = Conv(
+                c1, num_params, 1, transpose=True, relu=False, seed=config.seed + 103, name="out"
+            )
 
     @tf.Module.with_name_scope
     def __call__(self, z: tf.Tensor) -> tf.Tensor:
@@ -160,8 +186,10 @@ class ConvDecoder(tf.Module):
         """
         z = check_latent(z, self.config.latent_size)
         lead = tf.shape(z)[:-1]
-        h = tf.reshape(self.dense(tf.reshape(z, [-1, self.config.latent_size])),
-                       [-1, 7, 7, self.config.channels[0]])
+        h = tf.reshape(
+            self.dense(tf.reshape(z, [-1, self.config.latent_size])),
+            [-1, 7, 7, self.config.channels[0]],
+        )
         h = self.out(self.deconv2(self.deconv1(h)))  # [n, 28, 28, num_params]
         h = tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, self.num_params * 784])
         return tf.reshape(h, tf.concat([lead, [self.num_params * 784]], axis=0))

@@ -12,14 +12,19 @@ import math
 
 import tensorflow as tf
 
-__all__ = ["bernoulli_log_prob", "normal_log_prob", "normal_log_prob_from_eps", "std_normal_log_prob",
-           "kl_normal_std"]
+__all__ = [
+    "bernoulli_log_prob",
+    "normal_log_prob",
+    "normal_log_prob_from_eps",
+    "std_normal_log_prob",
+    "kl_normal_std",
+]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _floats(*values) -> list[tf.Tensor]:
-    """Tensors of the arguments; integers (``[0, 1]``, say) become float32, floats keep their dtype."""
+    """Tensors of the arguments; integers (``[0, 1]``, say) become float32, floats keep theirs."""
     tensors = [tf.convert_to_tensor(v) for v in values]
     return [t if t.dtype.is_floating else tf.cast(t, tf.float32) for t in tensors]
 

@@ -60,12 +60,14 @@ class LinearGaussian:
             raise ValueError(f"w must be [D, d] and b [D]; got {self.w.shape} and {self.b.shape}")
         if not (np.isfinite(self.w).all() and np.isfinite(self.b).all()):
             raise ValueError("w and b must be finite (no NaN or infinity)")
-        object.__setattr__(self, "noise_var",
-                           validation.real("noise_var", self.noise_var, positive=True))
+        object.__setattr__(
+            self, "noise_var", validation.real("noise_var", self.noise_var, positive=True)
+        )
 
     @classmethod
-    def random(cls, data_size: int, latent_size: int, noise_var: float = 0.5,
-               seed: int = 0) -> "LinearGaussian":
+    def random(
+        cls, data_size: int, latent_size: int, noise_var: float = 0.5, seed: int = 0
+    ) -> "LinearGaussian":
         data_size = validation.positive_int("data_size", data_size)
         latent_size = validation.positive_int("latent_size", latent_size)
         rng = np.random.default_rng(validation.integer("seed", seed, minimum=0))
@@ -91,7 +93,9 @@ class LinearGaussian:
         cov = self.w @ self.w.T + self.noise_var * np.eye(data_size)
         _, logdet = np.linalg.slogdet(cov)
         diff = x - self.b
-        return -0.5 * (data_size * LOG_2PI + logdet + np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff))
+        return -0.5 * (
+            data_size * LOG_2PI + logdet + np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff)
+        )
 
     def posterior(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact ``p(z|x) = N(mean, cov)``: ``mean`` ``[n, d]``, ``cov`` ``[d, d]``."""
@@ -108,10 +112,11 @@ class LinearGaussian:
         """
         data_size, latent_size = self.w.shape
         residual = x - self.b - q_mean @ self.w.T
-        expected_log_px_z = -0.5 * (data_size * np.log(2 * np.pi * self.noise_var)
-                                    + (np.sum(residual ** 2, -1) + np.trace(self.w @ q_cov @ self.w.T))
-                                    / self.noise_var)
-        expected_log_pz = -0.5 * (latent_size * LOG_2PI + np.sum(q_mean ** 2, -1) + np.trace(q_cov))
+        expected_log_px_z = -0.5 * (
+            data_size * np.log(2 * np.pi * self.noise_var)
+            + (np.sum(residual**2, -1) + np.trace(self.w @ q_cov @ self.w.T)) / self.noise_var
+        )
+        expected_log_pz = -0.5 * (latent_size * LOG_2PI + np.sum(q_mean**2, -1) + np.trace(q_cov))
         entropy = 0.5 * (latent_size * (LOG_2PI + 1) + np.linalg.slogdet(q_cov)[1])
         return expected_log_px_z + expected_log_pz + entropy
 

@@ -36,14 +36,23 @@ class Dense(tf.Module):
       name: module name, also the variables' name scope.
     """
 
-    def __init__(self, input_size: int, output_size: int, activation: Activation | None = None,
-                 *, seed: int = 0, name: str | None = None):
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        activation: Activation | None = None,
+        *,
+        seed: int = 0,
+        name: str | None = None,
+    ):
         super().__init__(name=name)
         input_size = validation.positive_int("input_size", input_size)
         output_size = validation.positive_int("output_size", output_size)
         seed = validation.integer("seed", seed)
         if activation is not None and not callable(activation):
-            raise TypeError(f"activation must be a function such as tf.nn.relu, or None, got {activation!r}")
+            raise TypeError(
+                f"activation must be a function such as tf.nn.relu, or None, got {activation!r}"
+            )
         self.input_size, self.output_size, self.activation = input_size, output_size, activation
         with self.name_scope:
             self.w = tf.Variable(_glorot_uniform((input_size, output_size), (seed, 0)), name="w")
@@ -54,12 +63,18 @@ class Dense(tf.Module):
         """Maps ``[..., input_size]`` to ``[..., output_size]``."""
         x = tf.convert_to_tensor(x, tf.float32)
         if x.shape.rank is not None and x.shape.rank < 2:
-            raise ValueError(f"{self.name}: expected inputs [batch, {self.input_size}] (a batch axis "
-                             f"first), got shape {x.shape}")
+            raise ValueError(
+                f"{self.name}: expected inputs [batch, {self.input_size}] (a batch axis "
+                f"first), got shape {x.shape}"
+            )
         if x.shape.rank is not None and x.shape[-1] is not None and x.shape[-1] != self.input_size:
-            raise ValueError(f"{self.name}: expected inputs of size {self.input_size} on the last "
-                             f"axis, got shape {x.shape}")
-        y = x @ self.w + self.b  # matmul broadcasts over leading axes, e.g. [num_samples, batch, ...]
+            raise ValueError(
+                f"{self.name}: expected inputs of size {self.input_size} on the last "
+                f"axis, got shape {x.shape}"
+            )
+        y = (
+            x @ self.w + self.b
+        )  # matmul broadcasts over leading axes, e.g. [num_samples, batch, ...]
         return y if self.activation is None else self.activation(y)
 
 
@@ -76,21 +91,35 @@ class MLP(tf.Module):
       name: module name.
     """
 
-    def __init__(self, sizes: Sequence[int], activation: Activation = tf.nn.relu,
-                 output_activation: Activation | None = None, *, seed: int = 0,
-                 name: str | None = None):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: Activation = tf.nn.relu,
+        output_activation: Activation | None = None,
+        *,
+        seed: int = 0,
+        name: str | None = None,
+    ):
         super().__init__(name=name)
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-            raise TypeError(f"sizes must be a list [input_size, hidden_1, ..., output_size], got {sizes!r}")
+            raise TypeError(
+                f"sizes must be a list [input_size, hidden_1, ..., output_size], got {sizes!r}"
+            )
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes needs an input and an output size, got {sizes}")
         self.sizes = sizes
         with self.name_scope:
             self.layers = [
-                Dense(n_in, n_out, activation if i < len(sizes) - 2 else output_activation,
-                      seed=seed + i, name=f"dense_{i}")
-                for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
+                Dense(
+                    n_in,
+                    n_out,
+                    activation if i < len(sizes) - 2 else output_activation,
+                    seed=seed + i,
+                    name=f"dense_{i}",
+                )
+                for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False))
+            ]
 
     @tf.Module.with_name_scope
     def __call__(self, x: tf.Tensor) -> tf.Tensor:

@@ -1,5 +1,9 @@
 """The variational autoencoder's modules (chapter 6): Encoder, Decoder, VAE.
 
+(Over 300 lines because the VAE is read as one unit in chapter 6: its configuration, the
+encoder, the decoder and the model that joins them through the reparameterization trick
+refer to one another on every page; split, a reader would hop between four files.)
+
 * :class:`Encoder` maps ``x`` to the Gaussian q(z|x): ``(q_mu, q_logvar)``.
 * :class:`Decoder` maps ``z`` to the parameters of p(x|z): for the default
   Bernoulli likelihood, its logits ``x_logits``.
@@ -44,8 +48,12 @@ from vaelib.models.mlp import MLP
 
 __all__ = ["VAEConfig", "Encoder", "Decoder", "VAE", "reparameterize"]
 
-ACTIVATIONS = {"tanh": tf.tanh, "relu": tf.nn.relu, "softplus": tf.nn.softplus,
-               "sigmoid": tf.sigmoid}
+ACTIVATIONS = {
+    "tanh": tf.tanh,
+    "relu": tf.nn.relu,
+    "softplus": tf.nn.softplus,
+    "sigmoid": tf.sigmoid,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +81,17 @@ class VAEConfig:
     def __post_init__(self):
         # vaelib.validation's rules; NumPy integers are stored as Python ints (and a list as a
         # tuple), so the configuration and its checkpoint fingerprint are those of plain ints
-        set_field = lambda field, value: object.__setattr__(self, field, value)
+        def set_field(field, value):
+            return object.__setattr__(self, field, value)
+
         for field in ("input_size", "latent_size"):
             set_field(field, validation.positive_int(field, getattr(self, field)))
         set_field("hidden_sizes", validation.integers("hidden_sizes", self.hidden_sizes))
         if self.decoder_hidden_sizes is not None:
-            set_field("decoder_hidden_sizes",
-                      validation.integers("decoder_hidden_sizes", self.decoder_hidden_sizes))
+            set_field(
+                "decoder_hidden_sizes",
+                validation.integers("decoder_hidden_sizes", self.decoder_hidden_sizes),
+            )
         set_field("seed", validation.integer("seed", self.seed))
         validation.text("activation", self.activation, choices=sorted(ACTIVATIONS))
 
@@ -102,12 +114,17 @@ class Encoder(tf.Module):
         super().__init__(name=name)
         self.config = config
         with self.name_scope:
-            self.net = MLP([config.input_size, *config.hidden_sizes, 2 * config.latent_size],
-                           activation=ACTIVATIONS[config.activation], seed=config.seed, name="mlp")
+            self.net = MLP(
+                [config.input_size, *config.hidden_sizes, 2 * config.latent_size],
+                activation=ACTIVATIONS[config.activation],
+                seed=config.seed,
+                name="mlp",
+            )
 
     @tf.Module.with_name_scope
     def __call__(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Maps ``x`` ``[batch, input_size]`` to ``(q_mu, q_logvar)``, each ``[batch, latent_size]``."""
+        """Maps ``x`` ``[batch, input_size]`` to ``(q_mu, q_logvar)``, each
+        ``[batch, latent_size]``."""
         q_mu, q_logvar = tf.split(self.net(x), 2, axis=-1)
         return q_mu, q_logvar
 
@@ -127,11 +144,17 @@ class Decoder(tf.Module):
         super().__init__(name=name)
         self.config, self.num_params = config, num_params
         with self.name_scope:
-            hidden = (config.decoder_hidden_sizes if config.decoder_hidden_sizes is not None
-                      else tuple(reversed(config.hidden_sizes)))
-            self.net = MLP([config.latent_size, *hidden, num_params * config.input_size],
-                           activation=ACTIVATIONS[config.activation], seed=config.seed + 100,
-                           name="mlp")
+            hidden = (
+                config.decoder_hidden_sizes
+                if config.decoder_hidden_sizes is not None
+                else tuple(reversed(config.hidden_sizes))
+            )
+            self.net = MLP(
+                [config.latent_size, *hidden, num_params * config.input_size],
+                activation=ACTIVATIONS[config.activation],
+                seed=config.seed + 100,
+                name="mlp",
+            )
 
     @tf.Module.with_name_scope
     def __call__(self, z: tf.Tensor) -> tf.Tensor:
@@ -159,12 +182,18 @@ class VAE(tf.Module):
       name: module name.
     """
 
-    def __init__(self, config: VAEConfig | ConvVAEConfig = VAEConfig(),
-                 likelihood: str | Likelihood = "bernoulli", name: str | None = None):
+    def __init__(
+        self,
+        config: VAEConfig | ConvVAEConfig = VAEConfig(),
+        likelihood: str | Likelihood = "bernoulli",
+        name: str | None = None,
+    ):
         super().__init__(name=name)
         if not isinstance(config, (VAEConfig, ConvVAEConfig)):
-            raise TypeError(f"config must be a vaelib.VAEConfig or vaelib.conv.ConvVAEConfig, "
-                            f"got {type(config).__name__}")
+            raise TypeError(
+                f"config must be a vaelib.VAEConfig or vaelib.conv.ConvVAEConfig, "
+                f"got {type(config).__name__}"
+            )
         self.config = config
         # a frozen dataclass, not a tf.Module: no variables, nothing added to checkpoints
         self.likelihood = get_likelihood(likelihood)
@@ -197,33 +226,42 @@ class VAE(tf.Module):
             the likelihood's support.
         """
         if isinstance(x, (tuple, dict)):
-            raise TypeError(f"x must be one tensor of pixels, got a {type(x).__name__} of {len(x)}: "
-                            "a labelled batch (x, y) needs its labels dropped first, e.g. "
-                            "dataset.map(lambda x, y: x), or vaelib.make_dataset without labels")
+            raise TypeError(
+                f"x must be one tensor of pixels, got a {type(x).__name__} of {len(x)}: "
+                "a labelled batch (x, y) needs its labels dropped first, e.g. "
+                "dataset.map(lambda x, y: x), or vaelib.make_dataset without labels"
+            )
         validation.examples("x", x)  # not a tf.data.Dataset: say what to pass
         dtype = getattr(x, "dtype", None)
         if dtype is not None and not tf.as_dtype(dtype).is_floating:
-            raise TypeError(f"x must hold float pixels in [0, 1], got dtype {tf.as_dtype(dtype).name}; "
-                            "convert images with vaelib.binarize(images, 'fixed' | 'threshold')")
+            raise TypeError(
+                f"x must hold float pixels in [0, 1], got dtype {tf.as_dtype(dtype).name}; "
+                "convert images with vaelib.binarize(images, 'fixed' | 'threshold')"
+            )
         if isinstance(x, (tf.Tensor, tf.Variable)) and x.dtype != tf.float32:
             x = tf.cast(x, tf.float32)  # float64 or float16 tensors, as NumPy arrays are converted
         try:
             x = tf.convert_to_tensor(x, tf.float32)
         except (TypeError, ValueError) as error:  # strings, ragged lists, objects
-            raise TypeError(f"x must be an array or tensor [batch, {self.config.input_size}] of "
-                            f"float pixels, got {type(x).__name__} {str(x)[:60]!r}") from error
+            raise TypeError(
+                f"x must be an array or tensor [batch, {self.config.input_size}] of "
+                f"float pixels, got {type(x).__name__} {str(x)[:60]!r}"
+            ) from error
         if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != self.config.input_size):
             raise ValueError(f"x must have shape [batch, {self.config.input_size}], got {x.shape}")
         if tf.executing_eagerly() and tf.size(x) > 0:
             if not bool(tf.reduce_all(tf.math.is_finite(x))):
                 bad = int(tf.where(~tf.reduce_all(tf.math.is_finite(x), axis=1))[0, 0])
-                raise ValueError(f"x holds NaN or infinite pixels (first in example {bad}); "
-                                 "clean or re-binarize the images")
+                raise ValueError(
+                    f"x holds NaN or infinite pixels (first in example {bad}); "
+                    "clean or re-binarize the images"
+                )
             self.likelihood.check_values(x)
         return x
 
-    def log_weights(self, x: tf.Tensor, num_samples: int = 1,
-                    seed: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+    def log_weights(
+        self, x: tf.Tensor, num_samples: int = 1, seed: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
         """Draws ``num_samples`` codes per example and scores them.
 
         Args:
@@ -242,15 +280,24 @@ class VAE(tf.Module):
         x = self.check_input(x)
         q_mu, q_logvar = self.encoder(x)
         shape = tf.concat([[num_samples], tf.shape(q_mu)], axis=0)  # the batch's own size
-        eps = (self.noise.normal(shape) if seed is None
-               else tf.random.stateless_normal(shape, seed=seed))
+        eps = (
+            self.noise.normal(shape)
+            if seed is None
+            else tf.random.stateless_normal(shape, seed=seed)
+        )
         z = reparameterize(q_mu, q_logvar, eps)
         x_logits = self.decoder(z)
-        return {"q_mu": q_mu, "q_logvar": q_logvar, "eps": eps, "z": z, "x_logits": x_logits,
-                "log_px_z": self.likelihood.log_prob(x, x_logits),
-                "log_pz": std_normal_log_prob(z),
-                # from eps, not z - q_mu: exact even when q_logvar is very negative
-                "log_qz_x": normal_log_prob_from_eps(eps, q_logvar)}
+        return {
+            "q_mu": q_mu,
+            "q_logvar": q_logvar,
+            "eps": eps,
+            "z": z,
+            "x_logits": x_logits,
+            "log_px_z": self.likelihood.log_prob(x, x_logits),
+            "log_pz": std_normal_log_prob(z),
+            # from eps, not z - q_mu: exact even when q_logvar is very negative
+            "log_qz_x": normal_log_prob_from_eps(eps, q_logvar),
+        }
 
     def log_px_z(self, x: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
         """log p(x|z), per example, in nats, summed over pixels, under the model's likelihood.
@@ -266,7 +313,9 @@ class VAE(tf.Module):
 
     def _decode(self, z: tf.Tensor, mean: bool, seed: int) -> tf.Tensor:
         x_params = self.decoder(z)
-        return self.likelihood.mean(x_params) if mean else self.likelihood.sample(x_params, [seed, 1])
+        return (
+            self.likelihood.mean(x_params) if mean else self.likelihood.sample(x_params, [seed, 1])
+        )
 
     def sample(self, num: int, seed: int = 0, *, mean: bool = True) -> tf.Tensor:
         """Images decoded from ``num`` prior samples ``z ~ N(0, I)``, ``[num, input_size]``.

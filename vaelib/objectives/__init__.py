@@ -1,9 +1,14 @@
-"""Objectives: the ELBO and the importance-weighted bound, their gradient estimators, the training losses (chapters 2-6, 9, 10).
+"""Objectives (chapters 2-6, 9, 10): the bounds, their gradient estimators, the training losses.
 
-Modules: :mod:`vaelib.objectives.bounds`, :mod:`vaelib.objectives.estimators`, :mod:`vaelib.objectives.importance_weighted`, :mod:`vaelib.objectives.kl_options`, :mod:`vaelib.objectives.classify`.
+- :mod:`vaelib.objectives.bounds`: the ELBO and ``vae_loss``; ``LossFn``, what fit trains.
+- :mod:`vaelib.objectives.estimators`: score-function and reparameterization gradients.
+- :mod:`vaelib.objectives.importance_weighted`: the importance-weighted bound and its
+  estimators (standard, STL, DReG), ``iwae_loss``, active units.
+- :mod:`vaelib.objectives.kl_options`: beta, free bits and KL warm-up.
+- :mod:`vaelib.objectives.classify`: the classifier's loss and accuracy (chapters 2, 3).
 
-The package also holds every name of the flat module ``vaelib.objectives`` of vaelib 0.1,
-so ``vaelib.objectives.X`` still works (chapters and old code use it).
+The package holds every name of vaelib 0.1's flat module ``vaelib.objectives``, so
+``vaelib.objectives.ESTIMATORS`` and the like still work.
 """
 
 from vaelib.objectives.importance_weighted import (  # noqa: F401 (re-exported)
@@ -11,7 +16,7 @@ from vaelib.objectives.importance_weighted import (  # noqa: F401 (re-exported)
     LogJoint,
     _check_estimator,
     _check_num_samples,
+    active_units,
     importance_weighted_bound,
     iwae_loss,
-    active_units,
 )

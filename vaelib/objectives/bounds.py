@@ -32,8 +32,14 @@ def _check_num_samples(num_samples) -> None:
     _check_positive_int("num_samples", num_samples)
 
 
-def elbo(model: VAE, x: tf.Tensor, num_samples: int = 1, *, analytic_kl: bool = True,
-         seed: tf.Tensor | None = None) -> tf.Tensor:
+def elbo(
+    model: VAE,
+    x: tf.Tensor,
+    num_samples: int = 1,
+    *,
+    analytic_kl: bool = True,
+    seed: tf.Tensor | None = None,
+) -> tf.Tensor:
     """The evidence lower bound, per example:
 
     ``ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))``,
@@ -79,9 +85,13 @@ def elbo_terms(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
     """
     q_mu, q_logvar = model.encoder(x)  # [batch, latent] each
     z = reparameterize(q_mu, q_logvar, model.noise.normal(tf.shape(q_mu)))
-    return {"q_mu": q_mu, "q_logvar": q_logvar, "z": z,
-            "log_px_z": model.log_px_z(x, z),  # [batch]
-            "kl": kl_normal_std(q_mu, q_logvar)}  # [batch]
+    return {
+        "q_mu": q_mu,
+        "q_logvar": q_logvar,
+        "z": z,
+        "log_px_z": model.log_px_z(x, z),  # [batch]
+        "kl": kl_normal_std(q_mu, q_logvar),
+    }  # [batch]
 
 
 def vae_loss(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -106,14 +116,20 @@ def vae_loss(model: VAE, x: tf.Tensor) -> dict[str, tf.Tensor]:
     terms = elbo_terms(model, x)
     log_px_z, kl = terms["log_px_z"], terms["kl"]
     bound = log_px_z - kl
-    return {"loss": -tf.reduce_mean(bound), "elbo": tf.reduce_mean(bound),
-            "log_px_z": tf.reduce_mean(log_px_z), "kl": tf.reduce_mean(kl)}
+    return {
+        "loss": -tf.reduce_mean(bound),
+        "elbo": tf.reduce_mean(bound),
+        "log_px_z": tf.reduce_mean(log_px_z),
+        "kl": tf.reduce_mean(kl),
+    }
 
 
 def _check_not_empty(x: tf.Tensor) -> None:
     if x.shape[0] == 0:
-        raise ValueError("vae_loss got an empty batch (0 examples) in x, whose mean ELBO is "
-                         "undefined; check how the dataset is batched")
+        raise ValueError(
+            "vae_loss got an empty batch (0 examples) in x, whose mean ELBO is "
+            "undefined; check how the dataset is batched"
+        )
 
 
 def _check_vae_batch(model: VAE, x) -> None:

@@ -24,17 +24,23 @@ def classification_loss(model: tf.Module, batch) -> dict[str, tf.Tensor]:
       ValueError: called eagerly on an empty batch (its mean is undefined).
     """
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        raise TypeError(f"classification_loss takes batches (x, y), got {type(batch).__name__}"
-                        + (f" of {len(batch)}" if isinstance(batch, (tuple, list)) else "")
-                        + "; make the dataset with labels")
+        raise TypeError(
+            f"classification_loss takes batches (x, y), got {type(batch).__name__}"
+            + (f" of {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+            + "; make the dataset with labels"
+        )
     x, y = batch
     dtype = getattr(y, "dtype", None)
     dtype = np.asarray(y).dtype if dtype is None else dtype
     if not tf.as_dtype(dtype).is_integer:
-        raise TypeError(f"labels y must be integer class indices, got dtype {tf.as_dtype(dtype).name}")
+        raise TypeError(
+            f"labels y must be integer class indices, got dtype {tf.as_dtype(dtype).name}"
+        )
     if tf.executing_eagerly() and len(y) == 0:
-        raise ValueError("classification_loss got an empty batch (0 examples), whose mean is "
-                         "undefined; check how the dataset is batched")
+        raise ValueError(
+            "classification_loss got an empty batch (0 examples), whose mean is "
+            "undefined; check how the dataset is batched"
+        )
     logits = model(x)
     y = tf.cast(y, tf.int32)
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
@@ -50,8 +56,9 @@ def _check_batch(model: tf.Module, batch) -> None:
 classification_loss.check_batch = _check_batch
 
 
-def evaluate_classifier(model: tf.Module, x: np.ndarray, y: np.ndarray, *, prefix: str = "test",
-                        batch_size: int = 1000) -> dict[str, float]:
+def evaluate_classifier(
+    model: tf.Module, x: np.ndarray, y: np.ndarray, *, prefix: str = "test", batch_size: int = 1000
+) -> dict[str, float]:
     """Loss and accuracy over a whole array, in batches.
 
     Args:
@@ -77,7 +84,7 @@ def evaluate_classifier(model: tf.Module, x: np.ndarray, y: np.ndarray, *, prefi
         raise ValueError("x holds NaN or infinite values; clean the inputs")
     totals = {"loss": 0.0, "accuracy": 0.0}
     for start in range(0, len(x), batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         for k, v in classification_loss(model, (xb, yb)).items():
             totals[k] += float(v) * len(xb)
     return {f"{prefix}_{k}": v / len(x) for k, v in totals.items()}

@@ -32,8 +32,10 @@ def _params(mu, logvar) -> tuple[tf.Tensor, tf.Tensor]:
     mu = mu if mu.dtype.is_floating else tf.cast(mu, tf.float32)
     logvar = logvar if logvar.dtype.is_floating else tf.cast(logvar, mu.dtype)
     if mu.shape != logvar.shape or mu.dtype != logvar.dtype:
-        raise ValueError(f"mu and logvar must have one shape and dtype, got {mu.shape} {mu.dtype.name} "
-                         f"and {logvar.shape} {logvar.dtype.name}")
+        raise ValueError(
+            f"mu and logvar must have one shape and dtype, got {mu.shape} {mu.dtype.name} "
+            f"and {logvar.shape} {logvar.dtype.name}"
+        )
     return mu, logvar
 
 
@@ -45,8 +47,9 @@ def _noise(mu: tf.Tensor, num_samples: int, seed) -> tf.Tensor:
     return tf.random.stateless_normal(shape, seed=seed, dtype=mu.dtype)
 
 
-def score_function_gradient(f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples: int,
-                            seed, *, baseline: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+def score_function_gradient(
+    f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples: int, seed, *, baseline: bool = False
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Score-function estimate of ``(d/d mu, d/d logvar) E_q[f(z)]``.
 
     Args:
@@ -74,8 +77,9 @@ def score_function_gradient(f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples
     return tuple(tape.gradient(surrogate, [mu, logvar]))
 
 
-def reparameterization_gradient(f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples: int,
-                                seed) -> tuple[tf.Tensor, tf.Tensor]:
+def reparameterization_gradient(
+    f: Fn, mu: tf.Tensor, logvar: tf.Tensor, num_samples: int, seed
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Reparameterization estimate of ``(d/d mu, d/d logvar) E_q[f(z)]``.
 
     Args: as :func:`score_function_gradient` (``f`` must be differentiable).

@@ -1,4 +1,5 @@
-"""The importance-weighted bound as a training objective, with three gradient estimators (chapter 9).
+"""The importance-weighted bound as a training objective, with three gradient estimators
+(chapter 9).
 
 For ``k = num_samples`` codes ``z_i = q_mu + exp(q_logvar / 2) * eps_i`` of one image
 ``x`` and their log importance weights ``log w_i = log p(x, z_i) - log q(z_i|x)``, the
@@ -36,8 +37,11 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.models.distributions import (normal_log_prob, normal_log_prob_from_eps,
-                                  std_normal_log_prob)
+from vaelib.models.distributions import (
+    normal_log_prob,
+    normal_log_prob_from_eps,
+    std_normal_log_prob,
+)
 from vaelib.objectives.bounds import LossFn
 
 __all__ = ["ESTIMATORS", "importance_weighted_bound", "iwae_loss", "active_units"]
@@ -55,8 +59,13 @@ def _check_num_samples(num_samples) -> None:
     validation.positive_int("num_samples", num_samples)
 
 
-def importance_weighted_bound(log_joint: LogJoint, q_mu: tf.Tensor, q_logvar: tf.Tensor,
-                              eps: tf.Tensor, estimator: str = "standard") -> tf.Tensor:
+def importance_weighted_bound(
+    log_joint: LogJoint,
+    q_mu: tf.Tensor,
+    q_logvar: tf.Tensor,
+    eps: tf.Tensor,
+    estimator: str = "standard",
+) -> tf.Tensor:
     """The estimate ``L_k = log (1/k) sum_i w_i``, with the chosen estimator's gradient.
 
     Args:
@@ -75,11 +84,21 @@ def importance_weighted_bound(log_joint: LogJoint, q_mu: tf.Tensor, q_logvar: tf
       ValueError: an unknown ``estimator``, or ``eps`` without a sample axis.
     """
     _check_estimator(estimator)
-    if eps.shape.rank is not None and q_mu.shape.rank is not None and eps.shape.rank != q_mu.shape.rank + 1:
-        raise ValueError(f"eps must have a leading sample axis, [k, batch, latent]; got eps {eps.shape} "
-                         f"for q_mu {q_mu.shape}")
-    log_k = math.log(eps.shape[0]) if eps.shape[0] is not None else tf.math.log(
-        tf.cast(tf.shape(eps)[0], eps.dtype))
+    if (
+        eps.shape.rank is not None
+        and q_mu.shape.rank is not None
+        and eps.shape.rank != q_mu.shape.rank + 1
+    ):
+        raise ValueError(
+            f"eps must have a leading sample axis, [k, batch, latent]; got eps {eps.shape} "
+            f"for q_mu {q_mu.shape}"
+        )
+    log_k = (
+        math.log(eps.shape[0])
+        if eps.shape[0] is not None
+        else tf.math.log(tf.cast(tf.shape(eps)[0], eps.dtype))
+    )
+
     def bound_of(log_w):  # logsumexp_i(log w_i) - log k, [batch]
         with tf.name_scope("logsumexp"):
             return tf.reduce_logsumexp(log_w, axis=0) - log_k
@@ -141,7 +160,9 @@ def iwae_loss(num_samples: int, estimator: str = "standard") -> LossFn:
     def loss_fn(model, x) -> dict[str, tf.Tensor]:
         x = model.check_input(x)
         if tf.executing_eagerly() and x.shape[0] == 0:
-            raise ValueError("iwae_loss got an empty batch (0 examples), whose mean bound is undefined")
+            raise ValueError(
+                "iwae_loss got an empty batch (0 examples), whose mean bound is undefined"
+            )
         q_mu, q_logvar = model.encoder(x)  # [batch, latent] each
         eps = model.noise.normal(tf.concat([[num_samples], tf.shape(q_mu)], axis=0))
 
@@ -154,7 +175,9 @@ def iwae_loss(num_samples: int, estimator: str = "standard") -> LossFn:
     def check_batch(model, x) -> None:
         x = model.check_input(x)
         if x.shape[0] == 0:
-            raise ValueError("iwae_loss got an empty batch (0 examples), whose mean bound is undefined")
+            raise ValueError(
+                "iwae_loss got an empty batch (0 examples), whose mean bound is undefined"
+            )
 
     loss_fn.check_batch = check_batch
     loss_fn.__name__ = f"iwae_loss_k{num_samples}_{estimator}"
@@ -186,6 +209,10 @@ def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int 
     batch_size = validation.positive_int("batch_size", batch_size)
     if n < 2:
         raise ValueError(f"x must hold at least 2 images to measure a variance, got {n}")
-    q_mu = np.concatenate([model.encoder(model.check_input(x[i:i + batch_size]))[0].numpy()
-                           for i in range(0, n, batch_size)])
+    q_mu = np.concatenate(
+        [
+            model.encoder(model.check_input(x[i : i + batch_size]))[0].numpy()
+            for i in range(0, n, batch_size)
+        ]
+    )
     return int(np.sum(np.var(q_mu, axis=0, ddof=1) > threshold))

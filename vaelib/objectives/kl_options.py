@@ -33,9 +33,8 @@ import dataclasses
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.objectives.bounds import elbo_terms, vae_loss
 from vaelib.models.distributions import kl_normal_std
-from vaelib.objectives.bounds import LossFn
+from vaelib.objectives.bounds import LossFn, elbo_terms, vae_loss
 
 __all__ = ["KLOptions", "kl_loss", "kl_per_dimension_batch"]
 
@@ -64,8 +63,9 @@ class KLOptions:
             raise ValueError(f"beta must be positive, got {self.beta!r}; beta = 1 is the ELBO")
         if self.free_bits < 0:
             raise ValueError(f"free_bits must be >= 0 nats per dimension, got {self.free_bits!r}")
-        object.__setattr__(self, "warmup_steps",
-                           validation.integer("warmup_steps", self.warmup_steps, minimum=0))
+        object.__setattr__(
+            self, "warmup_steps", validation.integer("warmup_steps", self.warmup_steps, minimum=0)
+        )
 
     @property
     def is_elbo(self) -> bool:
@@ -92,8 +92,9 @@ def kl_per_dimension_batch(q_mu: tf.Tensor, q_logvar: tf.Tensor) -> tf.Tensor:
     return kl_normal_std(q_mu[..., None], q_logvar[..., None])
 
 
-def kl_loss(options: KLOptions = KLOptions(), optimizer: tf.keras.optimizers.Optimizer | None = None
-            ) -> LossFn:
+def kl_loss(
+    options: KLOptions = KLOptions(), optimizer: tf.keras.optimizers.Optimizer | None = None
+) -> LossFn:
     """The training loss for :func:`vaelib.fit` with the given KL options.
 
     ``loss = -mean_batch log p(x|z) + weight * C``, with ``C = mean_batch KL`` or, with
@@ -124,11 +125,17 @@ def kl_loss(options: KLOptions = KLOptions(), optimizer: tf.keras.optimizers.Opt
     if options.is_elbo:
         return vae_loss
     if options.warmup_steps and optimizer is None:
-        raise ValueError("a warm-up (warmup_steps > 0) reads the optimizer's step counter: pass "
-                         "optimizer=, the one given to vaelib.fit")
+        raise ValueError(
+            "a warm-up (warmup_steps > 0) reads the optimizer's step counter: pass "
+            "optimizer=, the one given to vaelib.fit"
+        )
     if optimizer is not None and not hasattr(optimizer, "iterations"):
         raise TypeError(f"optimizer must be a Keras optimizer, got {type(optimizer).__name__}")
-    beta, free_bits, warmup = float(options.beta), float(options.free_bits), int(options.warmup_steps)
+    beta, free_bits, warmup = (
+        float(options.beta),
+        float(options.free_bits),
+        int(options.warmup_steps),
+    )
 
     def kl_weight() -> tf.Tensor:
         if not warmup:
@@ -143,14 +150,21 @@ def kl_loss(options: KLOptions = KLOptions(), optimizer: tf.keras.optimizers.Opt
         terms = elbo_terms(model, x)
         log_px_z = tf.reduce_mean(terms["log_px_z"])
         if free_bits:
-            per_dim = tf.reduce_mean(kl_per_dimension_batch(terms["q_mu"], terms["q_logvar"]), axis=0)
+            per_dim = tf.reduce_mean(
+                kl_per_dimension_batch(terms["q_mu"], terms["q_logvar"]), axis=0
+            )
             kl = tf.reduce_sum(per_dim)  # equals mean_batch of terms["kl"], to rounding
             charged = tf.reduce_sum(tf.maximum(free_bits, per_dim))
         else:
             kl = charged = tf.reduce_mean(terms["kl"])
         weight = kl_weight()
-        return {"loss": -log_px_z + weight * charged, "elbo": log_px_z - kl, "log_px_z": log_px_z,
-                "kl": kl, "kl_weight": weight}
+        return {
+            "loss": -log_px_z + weight * charged,
+            "elbo": log_px_z - kl,
+            "log_px_z": log_px_z,
+            "kl": kl,
+            "kl_weight": weight,
+        }
 
     loss_fn.check_batch = vae_loss.check_batch
     loss_fn.options = options

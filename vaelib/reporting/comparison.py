@@ -40,8 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Z_THRESHOLD", "Comparison", "RatioComparison", "Estimate", "compare",
-           "compare_ratios", "summarize"]
+__all__ = ["Z_THRESHOLD", "Comparison", "compare"]
 
 Z_THRESHOLD = 2.0  # about a 95% two-sided interval under a normal approximation
 
@@ -51,20 +50,28 @@ def _as_seeds_by_examples(values, name: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be numbers, [num_examples] or [num_seeds, num_examples], "
-                        f"got {type(values).__name__}") from err
+        raise TypeError(
+            f"{name} must be numbers, [num_examples] or [num_seeds, num_examples], "
+            f"got {type(values).__name__}"
+        ) from err
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2:
-        raise ValueError(f"{name} must have shape [num_examples] or [num_seeds, num_examples], "
-                         f"got shape {array.shape}")
+        raise ValueError(
+            f"{name} must have shape [num_examples] or [num_seeds, num_examples], "
+            f"got shape {array.shape}"
+        )
     if array.shape[1] < 2:
-        raise ValueError(f"{name} needs at least 2 examples per seed for a standard error, "
-                         f"got shape {array.shape}")
+        raise ValueError(
+            f"{name} needs at least 2 examples per seed for a standard error, "
+            f"got shape {array.shape}"
+        )
     if not np.all(np.isfinite(array)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(f"{name} holds {bad} non-finite value(s) (NaN or inf): fix the "
-                         "measurement before comparing")
+        raise ValueError(
+            f"{name} holds {bad} non-finite value(s) (NaN or inf): fix the "
+            "measurement before comparing"
+        )
     return array
 
 
@@ -76,8 +83,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n != 1 else f"1 {noun.rstrip('s')}"
 
 
-def _seeds_phrase(per_seed: Sequence[float], fmt: str, unit: str, agree: bool,
-                  direction: str | None) -> str:
+def _seeds_phrase(
+    per_seed: Sequence[float], fmt: str, unit: str, agree: bool, direction: str | None
+) -> str:
     if len(per_seed) == 1:
         return "one seed"
     low, high = min(per_seed), max(per_seed)
@@ -173,20 +181,30 @@ class Comparison:
         seeds = _seeds_phrase(self.per_seed, f, unit, self.seeds_agree, agree_words)
         detail = f"{self._over()}; {seeds}"
         if self.conclusive:
-            return f"{self.direction} by {abs(self.difference):{f}} ± {self.se:{f}}{unit} ({detail})"
+            return (
+                f"{self.direction} by {abs(self.difference):{f}} ± {self.se:{f}}{unit} ({detail})"
+            )
         if self.significant:  # significant overall, but a seed points the other way
-            return (f"not settled: {self.difference:+{f}} ± {self.se:{f}}{unit}, "
-                    f"but {seeds} ({self._over()})")
+            return (
+                f"not settled: {self.difference:+{f}} ± {self.se:{f}}{unit}, "
+                f"but {seeds} ({self._over()})"
+            )
         return f"within the noise: {self.difference:+{f}} ± {self.se:{f}}{unit} ({detail})"
 
     def rows(self) -> list[tuple[str, str]]:
         f, unit = self.fmt, f" {self.unit}" if self.unit else ""
-        rows = [("difference (a - b)", f"{self.difference:+{f}}{unit}"),
-                (f"SE over {self.examples}", f"{self.se_examples:{f}}" + (" (paired)" if self.paired
-                                                                         else " (unpaired, Welch)"))]
+        rows = [
+            ("difference (a - b)", f"{self.difference:+{f}}{unit}"),
+            (
+                f"SE over {self.examples}",
+                f"{self.se_examples:{f}}" + (" (paired)" if self.paired else " (unpaired, Welch)"),
+            ),
+        ]
         if self.num_seeds > 1:
-            rows += [("SE over seeds", f"{self.se_seeds:{f}}"),
-                     ("per seed", ", ".join(f"{d:+{f}}" for d in self.per_seed))]
+            rows += [
+                ("SE over seeds", f"{self.se_seeds:{f}}"),
+                ("per seed", ", ".join(f"{d:+{f}}" for d in self.per_seed)),
+            ]
         rows += [("z", f"{self.z:+.1f}"), ("verdict", self.verdict())]
         return rows
 
@@ -200,11 +218,21 @@ class Comparison:
         if not name.endswith("_verdict"):
             raise ValueError(f"a comparison's glue key must end in '_verdict', got {name!r}")
         from vaelib.reporting.report import glue
+
         glue(name, self.verdict())
 
 
-def compare(a, b, *, paired: bool = True, unit: str = "nats", examples: str = "images",
-            higher: str = "higher", lower: str = "lower", fmt: str = ".2f") -> Comparison:
+def compare(
+    a,
+    b,
+    *,
+    paired: bool = True,
+    unit: str = "nats",
+    examples: str = "images",
+    higher: str = "higher",
+    lower: str = "lower",
+    fmt: str = ".2f",
+) -> Comparison:
     """Compares ``a`` with ``b``: the mean of ``a - b`` with its uncertainty and a verdict.
 
     Args:
@@ -230,13 +258,16 @@ def compare(a, b, *, paired: bool = True, unit: str = "nats", examples: str = "i
     a = _as_seeds_by_examples(a, "a")
     b = _as_seeds_by_examples(b, "b")
     if a.shape[0] != b.shape[0]:
-        raise ValueError(f"a and b need the same number of seeds (first axis), got "
-                         f"{a.shape[0]} and {b.shape[0]}")
+        raise ValueError(
+            f"a and b need the same number of seeds (first axis), got {a.shape[0]} and {b.shape[0]}"
+        )
     if paired:
         if a.shape != b.shape:
-            raise ValueError(f"paired values need the same shape [num_seeds, num_examples], got "
-                             f"{a.shape} and {b.shape}; pass paired=False only if the examples "
-                             "really are different")
+            raise ValueError(
+                f"paired values need the same shape [num_seeds, num_examples], got "
+                f"{a.shape} and {b.shape}; pass paired=False only if the examples "
+                "really are different"
+            )
         differences = a - b  # [num_seeds, num_examples]
         per_seed = differences.mean(axis=1)
         per_example = differences.mean(axis=0)
@@ -248,134 +279,17 @@ def compare(a, b, *, paired: bool = True, unit: str = "nats", examples: str = "i
         se_examples = math.sqrt(_sd(mean_a) ** 2 / mean_a.size + _sd(mean_b) ** 2 / mean_b.size)
         num_examples = min(a.shape[1], b.shape[1])
     se_seeds = _sd(per_seed) / math.sqrt(per_seed.size)
-    return Comparison(difference=float(per_seed.mean()), se_examples=float(se_examples),
-                      se_seeds=float(se_seeds), per_seed=tuple(float(d) for d in per_seed),
-                      num_examples=int(num_examples), num_examples_ab=(a.shape[1], b.shape[1]),
-                      paired=paired, unit=unit, examples=examples, higher=higher, lower=lower,
-                      fmt=fmt)
-
-
-@dataclasses.dataclass(frozen=True)
-class RatioComparison:
-    """``a / b`` over interleaved rounds. Made by :func:`compare_ratios`.
-
-    Attributes:
-      ratios: ``a[r] / b[r]`` for each round ``r``.
-      higher, lower: the words for a ratio above and below 1 (``"faster"``, ``"slower"``).
-    """
-
-    ratios: tuple[float, ...]
-    higher: str = "faster"
-    lower: str = "slower"
-
-    @property
-    def median(self) -> float:
-        return float(np.median(self.ratios))
-
-    @property
-    def conclusive(self) -> bool:
-        """At least 3 rounds, and every round's ratio on the same side of 1."""
-        r = np.asarray(self.ratios)
-        return r.size >= 3 and (bool(np.all(r > 1)) or bool(np.all(r < 1)))
-
-    def verdict(self) -> str:
-        """E.g. ``"faster: 1.54x (median of 5 per-round ratios, 1.40-1.62; every round
-        agrees)"`` or ``"no consistent difference: 0.98x (3 of 5 rounds above 1, ...)"``."""
-        r = np.asarray(self.ratios)
-        span = f"median of {r.size} per-round ratios, {r.min():.2f}-{r.max():.2f}"
-        if self.conclusive:
-            word = self.higher if self.median > 1 else self.lower
-            return f"{word}: {self.median:.2f}x ({span}; every round agrees)"
-        above = int(np.sum(r > 1))
-        return (f"no consistent difference: {self.median:.2f}x ({span}; {above} of {r.size} "
-                "rounds above 1)")
-
-    def __str__(self) -> str:
-        return (f"per-round ratios: {', '.join(f'{x:.2f}' for x in self.ratios)}\n"
-                f"verdict: {self.verdict()}")
-
-    def glue(self, name: str) -> None:
-        """Glues :meth:`verdict` under ``name`` (ending in ``_verdict``)."""
-        if not name.endswith("_verdict"):
-            raise ValueError(f"a comparison's glue key must end in '_verdict', got {name!r}")
-        from vaelib.reporting.report import glue
-        glue(name, self.verdict())
-
-
-def compare_ratios(a: Sequence[float], b: Sequence[float], *, higher: str = "faster",
-                   lower: str = "slower") -> RatioComparison:
-    """Compares two rates measured in the same interleaved rounds, round by round.
-
-    Args:
-      a, b: one positive rate per round (examples/s, say), ``a[r]`` and ``b[r]``
-        timed in the same round ``r`` (so the machine's state cancels in the ratio).
-      higher, lower: the verdict's words for a ratio above and below 1.
-
-    Raises:
-      ValueError: different numbers of rounds, fewer than 2, or a rate that is
-        not positive and finite.
-    """
-    a_arr, b_arr = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a_arr.ndim != 1 or a_arr.shape != b_arr.shape or a_arr.size < 2:
-        raise ValueError(f"a and b need one rate per round, the same rounds, at least 2; got "
-                         f"shapes {a_arr.shape} and {b_arr.shape}")
-    for name, arr in (("a", a_arr), ("b", b_arr)):
-        if not np.all(np.isfinite(arr) & (arr > 0)):
-            raise ValueError(f"{name} must hold positive finite rates, got {arr.tolist()}")
-    return RatioComparison(tuple(float(x) for x in a_arr / b_arr), higher=higher, lower=lower)
-
-
-@dataclasses.dataclass(frozen=True)
-class Estimate:
-    """A headline number with both of its uncertainties. Made by :func:`summarize`.
-
-    Attributes:
-      mean: over seeds and examples.
-      se_examples: standard error of the mean over examples (of the
-        seed-averaged per-example values).
-      sd_seeds: standard deviation of the per-seed means (0 with one seed).
-      per_seed: each seed's mean.
-      num_examples, unit, examples, fmt: as in :class:`Comparison`.
-    """
-
-    mean: float
-    se_examples: float
-    sd_seeds: float
-    per_seed: tuple[float, ...]
-    num_examples: int
-    unit: str = "nats"
-    examples: str = "images"
-    fmt: str = ".2f"
-
-    @property
-    def num_seeds(self) -> int:
-        return len(self.per_seed)
-
-    def text(self) -> str:
-        """E.g. ``"-88.12 nats ± 1.09 (SE over 1,000 images) ± 0.08 (sd over 3 seeds)"``."""
-        f, unit = self.fmt, f" {self.unit}" if self.unit else ""
-        over = (f"sd over {self.num_seeds} seeds" if self.num_seeds > 1 else "one seed")
-        seeds = f" ± {self.sd_seeds:{f}} ({over})" if self.num_seeds > 1 else " (one seed)"
-        return (f"{self.mean:{f}}{unit} ± {self.se_examples:{f}} "
-                f"(SE over {_count(self.num_examples, self.examples)}){seeds}")
-
-    def __str__(self) -> str:
-        return self.text()
-
-
-def summarize(values, *, unit: str = "nats", examples: str = "images",
-              fmt: str = ".2f") -> Estimate:
-    """The mean of per-example values with its SE over examples and its spread over seeds.
-
-    Args:
-      values: ``[num_examples]`` or ``[num_seeds, num_examples]`` (seed axis first,
-        the same examples for every seed).
-      unit, examples, fmt: as in :func:`compare`.
-    """
-    values = _as_seeds_by_examples(values, "values")
-    per_example = values.mean(axis=0)
-    per_seed = values.mean(axis=1)
-    return Estimate(mean=float(values.mean()),
-                    se_examples=_sd(per_example) / math.sqrt(per_example.size),
-                    sd_seeds=_sd(per_seed), per_seed=tuple(float(m) for m in per_seed),
-                    num_examples=int(values.shape[1]), unit=unit, examples=examples, fmt=fmt)
+    return Comparison(
+        difference=float(per_seed.mean()),
+        se_examples=float(se_examples),
+        se_seeds=float(se_seeds),
+        per_seed=tuple(float(d) for d in per_seed),
+        num_examples=int(num_examples),
+        num_examples_ab=(a.shape[1], b.shape[1]),
+        paired=paired,
+        unit=unit,
+        examples=examples,
+        higher=higher,
+        lower=lower,
+        fmt=fmt,
+    )

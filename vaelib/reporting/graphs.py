@@ -58,8 +58,10 @@ def graph_def_of(graph_or_function, *args, **kwargs):
     if hasattr(concrete, "get_concrete_function"):
         concrete = concrete.get_concrete_function(*args, **kwargs)
     if not hasattr(concrete, "graph"):
-        raise TypeError("expected a tf.Graph, a GraphDef or a tf.function, "
-                        f"got {type(graph_or_function).__name__}")
+        raise TypeError(
+            "expected a tf.Graph, a GraphDef or a tf.function, "
+            f"got {type(graph_or_function).__name__}"
+        )
     by_handle = {id(v.handle): v.name.split(":")[0] for v in concrete.variables}
     names = {}
     for external, internal in concrete.graph.captures:
@@ -84,8 +86,14 @@ def _source(name: str) -> str | None:
     return name.split(":")[0]
 
 
-def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str] = (),
-               rankdir: str = "BT", **kwargs) -> graphviz.Digraph:
+def draw_graph(
+    graph_or_function,
+    *args,
+    max_depth: int = 2,
+    hide: Iterable[str] = (),
+    rankdir: str = "BT",
+    **kwargs,
+) -> graphviz.Digraph:
     """Draws a TensorFlow graph as a graphviz ``Digraph`` (shows as SVG in Jupyter).
 
     Args:
@@ -109,11 +117,6 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
     hidden = _HIDDEN_OPS | set(hide) | {"ReadVariableOp"}  # a read is drawn as its variable
     nodes = list(graph_def.node)
 
-    def key(node_name: str) -> str:
-        """The drawn node that stands for a graph node: itself or its collapsed scope."""
-        parts = node_name.split("/")
-        return "/".join(parts[: max_depth + 1]) if len(parts) - 1 > max_depth else node_name
-
     by_name = {n.name: n for n in nodes}
     kinds = {n.name: _kind(n, variable_names) for n in nodes}
 
@@ -135,8 +138,10 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
         parts = node_name.split("/")
         return "/".join(parts[: max_depth + 1]) if len(parts) - 1 > max_depth else node_name
 
-    dot = graphviz.Digraph(graph_attr=dict(rankdir=rankdir, fontname="Helvetica", fontsize="11"),
-                           node_attr=dict(fontname="Helvetica", fontsize="10"))
+    dot = graphviz.Digraph(
+        graph_attr=dict(rankdir=rankdir, fontname="Helvetica", fontsize="11"),
+        node_attr=dict(fontname="Helvetica", fontsize="10"),
+    )
     scopes = collections.defaultdict(list)  # scope path -> [(id, label, attrs)]
     drawn = set()
     visible = [n for n in nodes if n.op not in hidden]
@@ -164,8 +169,13 @@ def draw_graph(graph_or_function, *args, max_depth: int = 2, hide: Iterable[str]
         if not path:
             children = sorted({p.split("/")[0] for p in scopes if p})
         else:
-            children = sorted({path + "/" + p[len(path) + 1:].split("/")[0]
-                               for p in scopes if p.startswith(path + "/")})
+            children = sorted(
+                {
+                    path + "/" + p[len(path) + 1 :].split("/")[0]
+                    for p in scopes
+                    if p.startswith(path + "/")
+                }
+            )
         for child in children:
             with parent.subgraph(name="cluster_" + child) as sub:
                 sub.attr(label=child.split("/")[-1], style="rounded", color="#adb5bd")

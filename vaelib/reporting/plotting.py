@@ -12,8 +12,15 @@ from vaelib import validation
 __all__ = ["image_grid", "plot_curves", "latent_grid", "latent_scatter"]
 
 
-def image_grid(images, ncols: int = 10, *, ax=None, title: str | None = None,
-               row_labels: Sequence[str] | None = None, cmap: str = "gray_r"):
+def image_grid(
+    images,
+    ncols: int = 10,
+    *,
+    ax=None,
+    title: str | None = None,
+    row_labels: Sequence[str] | None = None,
+    cmap: str = "gray_r",
+):
     """Tiles images into one picture.
 
     Args:
@@ -40,7 +47,7 @@ def image_grid(images, ncols: int = 10, *, ax=None, title: str | None = None,
     canvas = np.ones((nrows * (h + 2), ncols * (w + 2)), np.float32) * np.nan
     for i, image in enumerate(images):
         r, c = divmod(i, ncols)
-        canvas[r * (h + 2) + 1: r * (h + 2) + 1 + h, c * (w + 2) + 1: c * (w + 2) + 1 + w] = image
+        canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = image
     if ax is None:
         fig, ax = plt.subplots(figsize=(0.6 * ncols + 0.5, 0.6 * nrows + 0.4))
     else:
@@ -57,9 +64,15 @@ def image_grid(images, ncols: int = 10, *, ax=None, title: str | None = None,
     return fig, ax
 
 
-def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None,
-                xlabel: str = "step", ylabel: str = "", title: str | None = None,
-                logy: bool = False):
+def plot_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    ax=None,
+    xlabel: str = "step",
+    ylabel: str = "",
+    title: str | None = None,
+    logy: bool = False,
+):
     """Plots named curves given as ``{label: (xs, ys)}`` on one axes; returns ``(fig, ax)``."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -114,8 +127,9 @@ def latent_scatter(z, labels, *, ax=None, title: str | None = None):
         fig, ax = plt.subplots(figsize=(5.2, 4.4))
     else:
         fig = ax.figure
-    points = ax.scatter(z[:, 0], z[:, 1], c=np.asarray(labels), cmap="tab10", s=6, alpha=0.8,
-                        vmin=-0.5, vmax=9.5)
+    points = ax.scatter(
+        z[:, 0], z[:, 1], c=np.asarray(labels), cmap="tab10", s=6, alpha=0.8, vmin=-0.5, vmax=9.5
+    )
     fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
     ax.set(xlabel="$z_1$", ylabel="$z_2$")
     if title:

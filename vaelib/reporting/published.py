@@ -15,11 +15,27 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Protocol", "PublishedResult", "PUBLISHED", "published", "published_table", "TABLE_COLUMNS"]
+__all__ = [
+    "Protocol",
+    "PublishedResult",
+    "PUBLISHED",
+    "published",
+    "published_table",
+    "TABLE_COLUMNS",
+]
 
 # The columns of published_table(), in order; ProtocolCard.as_row gives a run of the book the same.
-TABLE_COLUMNS = ("source", "value", "quantity", "data", "binarization", "architecture", "objective",
-                 "training", "estimate")
+TABLE_COLUMNS = (
+    "source",
+    "value",
+    "quantity",
+    "data",
+    "binarization",
+    "architecture",
+    "objective",
+    "training",
+    "estimate",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +93,15 @@ class PublishedResult:
 
     def __post_init__(self):
         if not isinstance(self.value, (int, float)) or self.value != self.value:
-            raise ValueError(f"published value for {self.key!r} must be a number, got {self.value!r}")
+            raise ValueError(
+                f"published value for {self.key!r} must be a number, got {self.value!r}"
+            )
 
 
-_BURDA_NUM_TRAIN, _BURDA_PASSES = 60_000, 3_280  # 3,280 = 3^0 + ... + 3^7 passes, one per learning rate
+_BURDA_NUM_TRAIN, _BURDA_PASSES = (
+    60_000,
+    3_280,
+)  # 3,280 = 3^0 + ... + 3^7 passes, one per learning rate
 # their code (yburda/iwae, datasets.py) holds 400 of the training images out for validation
 _BURDA_DATA = f"MNIST, {_BURDA_NUM_TRAIN:,} train (400 of them held out) / 10,000 test"
 # experiments.py draws a new binarization at every use; measure_marginal_log_likelihood
@@ -91,41 +112,73 @@ _BURDA_ESTIMATE = "-L_5000 on the test set (importance sampling, k = 5000)"
 
 
 def _burda(key: str, value: float, model: str, layers: str, k_train: int) -> PublishedResult:
-    objective = "ELBO (k = 1)" if k_train == 1 else (
-        f"IWAE bound L_{k_train}" if model == "IWAE" else f"ELBO averaged over {k_train} samples")
+    objective = (
+        "ELBO (k = 1)"
+        if k_train == 1
+        else (
+            f"IWAE bound L_{k_train}"
+            if model == "IWAE"
+            else f"ELBO averaged over {k_train} samples"
+        )
+    )
     return PublishedResult(
-        key=key, value=value, unit="nats",
+        key=key,
+        value=value,
+        unit="nats",
         quantity=f"test negative log-likelihood, {model}, {layers}, k = {k_train} in training",
-        source="Burda, Grosse & Salakhutdinov (2015)", cite_key="burda2015importance",
+        source="Burda, Grosse & Salakhutdinov (2015)",
+        cite_key="burda2015importance",
         table="Table 1",
         protocol=Protocol(
-            data=_BURDA_DATA, binarization=_BURDA_BINARIZATION,
-            architecture=("784-200-200-50, tanh" if layers == "1 stochastic layer"
-                          else "two stochastic layers (100 and 50 units), tanh; see the paper"),
-            objective=objective, training=_BURDA_TRAINING, estimate=_BURDA_ESTIMATE,
-            num_train=_BURDA_NUM_TRAIN, passes=_BURDA_PASSES))
+            data=_BURDA_DATA,
+            binarization=_BURDA_BINARIZATION,
+            architecture=(
+                "784-200-200-50, tanh"
+                if layers == "1 stochastic layer"
+                else "two stochastic layers (100 and 50 units), tanh; see the paper"
+            ),
+            objective=objective,
+            training=_BURDA_TRAINING,
+            estimate=_BURDA_ESTIMATE,
+            num_train=_BURDA_NUM_TRAIN,
+            passes=_BURDA_PASSES,
+        ),
+    )
 
 
-PUBLISHED: dict[str, PublishedResult] = {r.key: r for r in [
-    _burda("burda2015_vae1_k1", 86.76, "VAE", "1 stochastic layer", 1),
-    _burda("burda2015_vae1_k5", 86.47, "VAE", "1 stochastic layer", 5),
-    _burda("burda2015_vae1_k50", 86.35, "VAE", "1 stochastic layer", 50),
-    _burda("burda2015_iwae1_k5", 85.54, "IWAE", "1 stochastic layer", 5),
-    _burda("burda2015_iwae1_k50", 84.78, "IWAE", "1 stochastic layer", 50),
-    _burda("burda2015_vae2_k1", 85.33, "VAE", "2 stochastic layers", 1),
-    _burda("burda2015_iwae2_k50", 82.90, "IWAE", "2 stochastic layers", 50),
-    PublishedResult(
-        key="rezende2015_diag", value=89.9, unit="nats",
-        quantity="test negative log-likelihood bound, VAE with a diagonal-Gaussian posterior",
-        source="Rezende & Mohamed (2015)", cite_key="rezende2015variational", table="Table 2",
-        protocol=Protocol(
-            data="MNIST", binarization="fixed (one draw, the paper's static binarization)",
-            architecture="deep latent Gaussian model, 40 latent dimensions",
-            objective="ELBO", training="as in the paper",
-            estimate=("an upper bound on -log p(x), as Table 2 reports it "
-                      "(not an importance-sampled estimate)")),
-        note="a bound, not an importance-sampled estimate: the true NLL is lower"),
-]}
+PUBLISHED: dict[str, PublishedResult] = {
+    r.key: r
+    for r in [
+        _burda("burda2015_vae1_k1", 86.76, "VAE", "1 stochastic layer", 1),
+        _burda("burda2015_vae1_k5", 86.47, "VAE", "1 stochastic layer", 5),
+        _burda("burda2015_vae1_k50", 86.35, "VAE", "1 stochastic layer", 50),
+        _burda("burda2015_iwae1_k5", 85.54, "IWAE", "1 stochastic layer", 5),
+        _burda("burda2015_iwae1_k50", 84.78, "IWAE", "1 stochastic layer", 50),
+        _burda("burda2015_vae2_k1", 85.33, "VAE", "2 stochastic layers", 1),
+        _burda("burda2015_iwae2_k50", 82.90, "IWAE", "2 stochastic layers", 50),
+        PublishedResult(
+            key="rezende2015_diag",
+            value=89.9,
+            unit="nats",
+            quantity="test negative log-likelihood bound, VAE with a diagonal-Gaussian posterior",
+            source="Rezende & Mohamed (2015)",
+            cite_key="rezende2015variational",
+            table="Table 2",
+            protocol=Protocol(
+                data="MNIST",
+                binarization="fixed (one draw, the paper's static binarization)",
+                architecture="deep latent Gaussian model, 40 latent dimensions",
+                objective="ELBO",
+                training="as in the paper",
+                estimate=(
+                    "an upper bound on -log p(x), as Table 2 reports it "
+                    "(not an importance-sampled estimate)"
+                ),
+            ),
+            note="a bound, not an importance-sampled estimate: the true NLL is lower",
+        ),
+    ]
+}
 
 
 def published(key: str) -> PublishedResult:
@@ -156,6 +209,12 @@ def published_table(keys: list[str] | tuple[str, ...]) -> list[dict[str, str]]:
     for key in keys:
         r = published(key)
         protocol = dataclasses.asdict(r.protocol)
-        rows.append({"source": f"{r.source}, {r.table}", "value": f"{r.value:.2f} {r.unit}",
-                     "quantity": r.quantity, **{c: protocol[c] for c in TABLE_COLUMNS[3:]}})
+        rows.append(
+            {
+                "source": f"{r.source}, {r.table}",
+                "value": f"{r.value:.2f} {r.unit}",
+                "quantity": r.quantity,
+                **{c: protocol[c] for c in TABLE_COLUMNS[3:]},
+            }
+        )
     return rows

@@ -59,18 +59,22 @@ def glue_text(value: Any, fmt: str | None = None, *, name: str | None = None) ->
     shape = getattr(value, "shape", None)
     if shape is not None and len(shape) > 0:
         flat = np.ravel(np.asarray(value))
-        first = ", ".join(f"{v:.6g}" if isinstance(v, float) else repr(v)
-                          for v in flat[:3].tolist())
-        raise TypeError(f"{key}: value must be one number or a string, got an array of shape "
-                        f"{tuple(shape)} ({first}{', ...' if flat.size > 3 else ''}); glue one "
-                        "number made from it, e.g. its mean")
+        first = ", ".join(
+            f"{v:.6g}" if isinstance(v, float) else repr(v) for v in flat[:3].tolist()
+        )
+        raise TypeError(
+            f"{key}: value must be one number or a string, got an array of shape "
+            f"{tuple(shape)} ({first}{', ...' if flat.size > 3 else ''}); glue one "
+            "number made from it, e.g. its mean"
+        )
     if shape is not None:  # a 0-d array or tensor: its one number
         value = np.asarray(value)[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{key}: value must be a number or a string, got {value!r}")
     if fmt is None:
-        raise ValueError(f"{key}: glue a number with a format spec (fmt='.2f', ',d', ...), "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{key}: glue a number with a format spec (fmt='.2f', ',d', ...), got {value!r}"
+        )
     if not math.isfinite(float(value)):
         raise ValueError(f"{key}: refusing to glue a non-finite number ({value!r}) into the prose")
     return format(value, fmt)
@@ -102,8 +106,11 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
     # Stored as a Python string literal, as myst-nb's own glue stores a str: myst-nb reads
     # text/plain back with literal_eval, which would turn a bare "0.50" into 0.5 and
     # "4,000" into the tuple (4, 0).
-    display({GLUE_PREFIX + "text/plain": repr(text)}, raw=True,
-            metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}})
+    display(
+        {GLUE_PREFIX + "text/plain": repr(text)},
+        raw=True,
+        metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}},
+    )
 
 
 def mean_std(values: Sequence[float], fmt: str = ".2f") -> str:
@@ -135,7 +142,9 @@ def describe_architecture(config: Any) -> str:
         decoder = config.decoder_hidden_sizes or tuple(reversed(config.hidden_sizes))
         latent, activation = config.latent_size, config.activation
     except AttributeError as err:
-        raise TypeError(f"describe_architecture needs a VAEConfig, got {type(config).__name__}") from err
+        raise TypeError(
+            f"describe_architecture needs a VAEConfig, got {type(config).__name__}"
+        ) from err
     enc = "-".join(str(s) for s in encoder)
     dec = "-".join(str(s) for s in (latent, *decoder, config.input_size))
     return f"encoder {enc} -> 2x{latent} (q_mu, q_logvar), decoder {dec} (logits), {activation}"
@@ -150,8 +159,10 @@ def _check_binarization_text(field: str, value: Any) -> None:
     if first == "static":
         raise ValueError(f"{field} {STATIC_IS_AMBIGUOUS}")
     if first not in BINARIZATIONS:
-        raise ValueError(f"{field} must start with one of {BINARIZATIONS}, then any detail, "
-                         f"e.g. 'fixed (one Bernoulli draw, seed 1)'; got {value!r}")
+        raise ValueError(
+            f"{field} must start with one of {BINARIZATIONS}, then any detail, "
+            f"e.g. 'fixed (one Bernoulli draw, seed 1)'; got {value!r}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,12 +203,14 @@ class ProtocolCard:
     seeds: tuple[int, ...]
     train_seconds: tuple[float, ...]
     eval_seconds: tuple[float, ...]
-    result: Any = None  # a vaelib.comparison.Estimate
+    result: Any = None  # a vaelib.Estimate (vaelib.summarize)
 
     def __post_init__(self):
         # A card is a claim: every field is checked (vaelib.validation's rules), and NumPy
         # numbers and lists are stored as Python ones and tuples.
-        set_field = lambda field, value: object.__setattr__(self, field, value)
+        def set_field(field, value):
+            return object.__setattr__(self, field, value)
+
         for field in ("data", "architecture", "objective", "training", "estimate"):
             validation.text(field, getattr(self, field))
         for field in ("num_train", "num_test"):
@@ -207,28 +220,37 @@ class ProtocolCard:
         if not isinstance(self.seeds, (tuple, list, range)):
             raise validation.ArgumentTypeError(
                 f"seeds must be a tuple of the runs' seeds, e.g. (0,) or (0, 1, 2), "
-                f"got {self.seeds!r}")
+                f"got {self.seeds!r}"
+            )
         if not self.seeds:
             raise ValueError("seeds must name at least one run")
         set_field("seeds", validation.integers("seeds", self.seeds, minimum=None))
         for field in ("train_seconds", "eval_seconds"):
             value = getattr(self, field)
             if isinstance(value, (tuple, list)) and len(value) != len(self.seeds):
-                raise ValueError(f"{field} needs one entry per seed ({len(self.seeds)}), "
-                                 f"got {len(value)}")
+                raise ValueError(
+                    f"{field} needs one entry per seed ({len(self.seeds)}), got {len(value)}"
+                )
             set_field(field, validation.reals(field, value, minimum=0.0))
         if self.result is not None:
             if not hasattr(self.result, "per_seed") or not hasattr(self.result, "text"):
-                raise TypeError("result must be a vaelib.summarize(...) Estimate, got "
-                                f"{type(self.result).__name__}")
+                raise TypeError(
+                    "result must be a vaelib.summarize(...) Estimate, got "
+                    f"{type(self.result).__name__}"
+                )
             if self.result.num_seeds != len(self.seeds):
-                raise ValueError(f"result is over {self.result.num_seeds} seed(s) but the card "
-                                 f"names {len(self.seeds)}")
+                raise ValueError(
+                    f"result is over {self.result.num_seeds} seed(s) but the card "
+                    f"names {len(self.seeds)}"
+                )
 
     def rows(self) -> list[tuple[str, str]]:
         """``(field, value)`` pairs, in reading order."""
+
         # whole seconds, but never "0 s" for a short evaluation
-        per_seed = lambda seconds: ", ".join(f"{s:.0f} s" if s >= 10 else f"{s:.2g} s" for s in seconds)
+        def per_seed(seconds):
+            return ", ".join(f"{s:.0f} s" if s >= 10 else f"{s:.2g} s" for s in seconds)
+
         return [
             ("data", self.data),
             ("images", f"{self.num_train:,} train, {self.num_test:,} test"),
@@ -238,8 +260,11 @@ class ProtocolCard:
             ("training", self.training),
             ("estimate", self.estimate),
             ("seeds", ", ".join(str(s) for s in self.seeds)),
-            ("wall time", f"train {per_seed(self.train_seconds)}; "
-                          f"evaluate {per_seed(self.eval_seconds)} (this machine)"),
+            (
+                "wall time",
+                f"train {per_seed(self.train_seconds)}; "
+                f"evaluate {per_seed(self.eval_seconds)} (this machine)",
+            ),
         ] + ([("result", self.result.text())] if self.result is not None else [])
 
     def as_row(self, source: str, value: str, quantity: str) -> dict[str, str]:
@@ -251,12 +276,17 @@ class ProtocolCard:
           value: the reported number with its unit (and its spread over seeds).
           quantity: what the number is, in words.
         """
-        return {"source": source, "value": value, "quantity": quantity,
-                "data": f"{self.data}; {self.num_train:,} train / {self.num_test:,} test used",
-                "binarization": f"train: {self.train_binarization}; test: {self.test_binarization}",
-                "architecture": self.architecture, "objective": self.objective,
-                "training": self.training,
-                "estimate": f"{self.estimate}; seeds {', '.join(str(s) for s in self.seeds)}"}
+        return {
+            "source": source,
+            "value": value,
+            "quantity": quantity,
+            "data": f"{self.data}; {self.num_train:,} train / {self.num_test:,} test used",
+            "binarization": f"train: {self.train_binarization}; test: {self.test_binarization}",
+            "architecture": self.architecture,
+            "objective": self.objective,
+            "training": self.training,
+            "estimate": f"{self.estimate}; seeds {', '.join(str(s) for s in self.seeds)}",
+        }
 
     def __str__(self) -> str:
         width = max(len(name) for name, _ in self.rows())

@@ -1,22 +1,21 @@
-"""Speed: throughput, roofline, interleaved timing rounds, profiles (chapter 8, benchmarks/).
+"""Speed (chapter 8, benchmarks/): timing rounds, the roofline, the training step as a runner,
+profiles.
 
-Modules: :mod:`vaelib.speed.runners`, :mod:`vaelib.speed.profiling`.
+- :mod:`vaelib.speed.timing`: throughput over a window; interleaved rounds with medians.
+- :mod:`vaelib.speed.roofline`: the machine's matmul rate, a step's FLOPs, a bound on a step.
+- :mod:`vaelib.speed.runners`: the course's VAE step in each execution mode, timed.
+- :mod:`vaelib.speed.profiling`: where a compiled step spends its cores' time.
 
-The package also holds every name of the flat module ``vaelib.speed`` of vaelib 0.1,
-so ``vaelib.speed.X`` still works (chapters and old code use it).
+The package holds every name of vaelib 0.1's flat module ``vaelib.speed``, so
+``vaelib.speed.run_rounds`` and the like still work.
 """
 
-from vaelib.speed.runners import (  # noqa: F401 (re-exported)
-    MODES,
-    throughput,
+from vaelib.speed.roofline import (  # noqa: F401 (re-exported)
+    StepBound,
     matmul_flops_per_second,
     optimizer_update_seconds,
-    vae_flops_per_example,
-    StepBound,
     step_bound,
-    vae_step_runner,
-    vae_step_throughput,
-    Rounds,
-    _deviating,
-    run_rounds,
+    vae_flops_per_example,
 )
+from vaelib.speed.runners import MODES, vae_step_runner, vae_step_throughput  # noqa: F401
+from vaelib.speed.timing import Rounds, _deviating, run_rounds, throughput  # noqa: F401

@@ -28,8 +28,14 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from vaelib import validation
 
-__all__ = ["CATEGORIES", "ProfilerUnsupportedError", "StepProfile", "format_profile",
-           "hlo_op_categories", "profile_train_step"]
+__all__ = [
+    "CATEGORIES",
+    "ProfilerUnsupportedError",
+    "StepProfile",
+    "format_profile",
+    "hlo_op_categories",
+    "profile_train_step",
+]
 
 # TensorFlow versions on which profile_train_step was run: it reads the per-op
 # events of XLA's CPU runtime, whose form changed between them.
@@ -40,8 +46,16 @@ FAILING_VERSIONS = "2.16 (its trace has no per-op events that match the HLO)"
 class ProfilerUnsupportedError(RuntimeError):
     """This TensorFlow's profiler does not record XLA's CPU ops in a form vaelib can read."""
 
-CATEGORIES = ("forward matmuls", "backward matmuls", "forward elementwise", "backward elementwise",
-              "optimizer update", "copies", "other")
+
+CATEGORIES = (
+    "forward matmuls",
+    "backward matmuls",
+    "forward elementwise",
+    "backward elementwise",
+    "optimizer update",
+    "copies",
+    "other",
+)
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ([a-z\-]+)\(([^)]*)\)(.*)$")
 _PROGRAM_EVENT = "CpuExecutable::ExecuteAsyncOnStream"
 
@@ -116,7 +130,7 @@ def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tupl
     if "\nENTRY" not in hlo:
         raise ValueError("hlo must be the text of an HLO module with an ENTRY computation")
     shapes, ops = {}, {}
-    for line in hlo[hlo.index("\nENTRY"):].splitlines():
+    for line in hlo[hlo.index("\nENTRY") :].splitlines():
         match = _INSTRUCTION.match(line)
         if not match:
             continue
@@ -157,7 +171,9 @@ def _trace(run: Callable[[], object], steps: int) -> tuple[collections.Counter, 
         finally:
             tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
-        with open(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0], "rb") as f:
+        with open(
+            glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0], "rb"
+        ) as f:
             space.ParseFromString(f.read())
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
@@ -170,8 +186,9 @@ def _trace(run: Callable[[], object], steps: int) -> tuple[collections.Counter, 
     return times, wall
 
 
-def profile_train_step(step, batch, *, steps: int = 100, warmup: int = 10,
-                       optimizer_scope: str = "adam") -> StepProfile:
+def profile_train_step(
+    step, batch, *, steps: int = 100, warmup: int = 10, optimizer_scope: str = "adam"
+) -> StepProfile:
     """Traces an XLA-compiled training step and splits its time by category.
 
     Args:
@@ -199,22 +216,30 @@ def profile_train_step(step, batch, *, steps: int = 100, warmup: int = 10,
     try:
         hlo = step.experimental_get_compiler_ir(batch)(stage="optimized_hlo")
     except Exception as error:  # not compiled: TensorFlow refuses with one of several errors
-        raise ValueError("profile_train_step needs a step compiled with jit_compile=True "
-                         f"(experimental_get_compiler_ir failed: {error})") from error
+        raise ValueError(
+            "profile_train_step needs a step compiled with jit_compile=True "
+            f"(experimental_get_compiler_ir failed: {error})"
+        ) from error
     ops = hlo_op_categories(hlo, optimizer_scope)
     times, wall = _trace(run, steps)
     if not any(times.get(name) for name in ops):
         # A silent all-zero profile would be read as "nothing takes time": refuse instead.
         raise ProfilerUnsupportedError(
-            f"TensorFlow {tf.__version__}'s profiler recorded none of the step's {len(ops)} XLA CPU "
-            f"ops, so there is no profile to report. profile_train_step works on TensorFlow "
-            f"{VERIFIED_VERSIONS} and is known to fail on {FAILING_VERSIONS}: upgrade TensorFlow "
-            "to profile a step")
+            f"TensorFlow {tf.__version__}'s profiler recorded none of the step's {len(ops)} "
+            "XLA CPU ops, so there is no profile to report. profile_train_step works on "
+            f"TensorFlow {VERIFIED_VERSIONS} and is known to fail on {FAILING_VERSIONS}: "
+            "upgrade TensorFlow to profile a step"
+        )
     thread_time = dict.fromkeys(CATEGORIES, 0.0)
     flops = dict.fromkeys(CATEGORIES, 0.0)
     for name, (category, op_flops) in ops.items():
         if times.get(name):
             thread_time[category] += times[name] / steps
             flops[category] += op_flops  # each op runs once per step
-    return StepProfile(step=wall / steps, program=times.get(_PROGRAM_EVENT, 0.0) / steps,
-                       cores=os.cpu_count() or 1, thread_time=thread_time, flops=flops)
+    return StepProfile(
+        step=wall / steps,
+        program=times.get(_PROGRAM_EVENT, 0.0) / steps,
+        cores=os.cpu_count() or 1,
+        thread_time=thread_time,
+        flops=flops,
+    )

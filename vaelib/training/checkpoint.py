@@ -1,5 +1,11 @@
 """A folder of checkpoints that are written once, verified, and never overwritten.
 
+(Over 300 lines because :class:`CheckpointFolder` is one class whose methods (lock, save,
+verify, restore, rotate) keep one set of invariants about the folder, listed below; each
+method relies on all of them, and the tests exercise them together. The fingerprint and
+the errors are small and could live apart; the fingerprint does, in
+:mod:`vaelib.training.fingerprint`.)
+
 :func:`vaelib.fit` saves a checkpoint after every epoch when given a
 ``checkpoint_dir``; :class:`CheckpointFolder` is how. A checkpoint ``ckpt-N`` is
 TensorFlow's two files (``ckpt-N.index``, ``ckpt-N.data-...``) plus a manifest,
@@ -29,7 +35,6 @@ of the model's configuration, and the size and SHA-256 of each file. So:
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
 import os
@@ -44,11 +49,21 @@ from typing import Mapping
 
 import tensorflow as tf
 
-from vaelib import layout, validation
+from vaelib import validation
 from vaelib.data.download import sha256_of
+from vaelib.training.fingerprint import (  # noqa: F401 (re-exported: the old path)
+    _qualname,
+    fingerprint,
+)
 
-__all__ = ["CheckpointError", "CheckpointLockedError", "CheckpointMismatchError",
-           "CheckpointSaveError", "CheckpointFolder", "fingerprint"]
+__all__ = [
+    "CheckpointError",
+    "CheckpointLockedError",
+    "CheckpointMismatchError",
+    "CheckpointSaveError",
+    "CheckpointFolder",
+    "fingerprint",
+]
 
 FORMAT = 1
 LOCK_NAME = ".vaelib-lock"
@@ -78,48 +93,6 @@ def _size(num_bytes: float) -> str:
             return f"{num_bytes:.0f} {unit}" if unit == "bytes" else f"{num_bytes:.1f} {unit}"
         num_bytes /= 1000
     raise AssertionError  # unreachable
-
-
-def _qualname(obj: object) -> str:
-    # vaelib's classes by their vaelib 0.1 (flat) module paths, so that checkpoints written
-    # before vaelib was grouped into subpackages match (vaelib.layout)
-    return f"{layout.flat_name(type(obj).__module__)}.{type(obj).__qualname__}"
-
-
-def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, str]:
-    """What must agree between a checkpoint and the model that restores it.
-
-    Args:
-      model: a ``tf.Module``. Its class, its ``likelihood`` unless that is the
-        Bernoulli (a :class:`vaelib.VAE`'s decoder likelihood), each field of its ``config`` (if that is a
-        dataclass, as :class:`vaelib.VAEConfig`), the ``activation`` of each
-        submodule that has one (as :class:`vaelib.Dense`), and each variable's
-        shape and dtype.
-      optimizer: its class is recorded; its learning rate is not, so that a run
-        stopped by a non-finite loss can resume with a lower one.
-
-    Returns:
-      ``{field: value}``, strings only (it is stored as JSON).
-    """
-    out = {"model": _qualname(model)}
-    likelihood = getattr(model, "likelihood", None)
-    # A VAE's decoder likelihood (chapter 11): the continuous Bernoulli's variables are the
-    # Bernoulli's, so only this field tells them apart. The Bernoulli, the default, is left
-    # out, so the fingerprints of checkpoints written before likelihoods existed still match.
-    if likelihood is not None and getattr(likelihood, "name", None) != "Bernoulli":
-        out["likelihood"] = repr(likelihood)
-    config = getattr(model, "config", None)
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        out.update({f"config.{f.name}": repr(getattr(config, f.name)) for f in dataclasses.fields(config)})
-    for module in (model, *model.submodules):
-        if hasattr(module, "activation") and (module.activation is None or callable(module.activation)):
-            name = getattr(module.activation, "__name__", repr(module.activation))
-            out[f"{module.name_scope.name}activation"] = name
-    for variable in model.variables:
-        out[f"variable {variable.name}"] = f"{tuple(variable.shape)} {variable.dtype.name}"
-    if optimizer is not None:
-        out["optimizer"] = _qualname(optimizer)
-    return out
 
 
 def _write_json(path: pathlib.Path, content: dict) -> None:
@@ -160,8 +133,15 @@ class CheckpointFolder:
         folder's), or ``max_to_keep`` is not a positive int.
     """
 
-    def __init__(self, folder: str | os.PathLike, checkpoint: tf.train.Checkpoint,
-                 fingerprint: Mapping[str, str], *, max_to_keep: int = 2, writer: bool = True):
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        checkpoint: tf.train.Checkpoint,
+        fingerprint: Mapping[str, str],
+        *,
+        max_to_keep: int = 2,
+        writer: bool = True,
+    ):
         self.max_to_keep = validation.positive_int("max_to_keep", max_to_keep)
         self.folder = validation.path("checkpoint_dir", folder)
         self.checkpoint, self.fingerprint = checkpoint, dict(fingerprint)
@@ -190,12 +170,18 @@ class CheckpointFolder:
         except (FileExistsError, NotADirectoryError) as error:
             raise CheckpointError(f"checkpoint_dir {self.folder} is not a folder") from error
         except OSError as error:
-            raise CheckpointError(f"cannot create checkpoint_dir {self.folder}: {error.strerror}") from error
+            raise CheckpointError(
+                f"cannot create checkpoint_dir {self.folder}: {error.strerror}"
+            ) from error
         try:
             import fcntl
         except ImportError:  # Windows
-            warnings.warn(f"cannot lock {self.folder} on this platform: make sure that only one "
-                          "training run uses it at a time", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"cannot lock {self.folder} on this platform: make sure that only one "
+                "training run uses it at a time",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return
         lock_file = open(self.folder / LOCK_NAME, "a+")
         try:
@@ -207,9 +193,14 @@ class CheckpointFolder:
             if error.errno in (errno.EAGAIN, errno.EACCES):
                 raise CheckpointLockedError(
                     f"checkpoint_dir {self.folder} is in use by another training run ({holder}); "
-                    "wait for it to finish, or pass another checkpoint_dir") from None
-            warnings.warn(f"cannot lock {self.folder} ({error.strerror}): make sure that only one "
-                          "training run uses it at a time", RuntimeWarning, stacklevel=3)
+                    "wait for it to finish, or pass another checkpoint_dir"
+                ) from None
+            warnings.warn(
+                f"cannot lock {self.folder} ({error.strerror}): make sure that only one "
+                "training run uses it at a time",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return
         lock_file.truncate(0)
         lock_file.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}\n")
@@ -226,16 +217,21 @@ class CheckpointFolder:
         """Every number that any ``ckpt-N...`` name in the folder uses, complete or not."""
         if not self.folder.is_dir():
             return []
-        return sorted({int(m.group(1)) for p in self.folder.iterdir() if (m := _NUMBERED.match(p.name))})
+        return sorted(
+            {int(m.group(1)) for p in self.folder.iterdir() if (m := _NUMBERED.match(p.name))}
+        )
 
     def _problem(self, number: int) -> tuple[str | None, dict | None]:
-        """``(None, manifest)`` if ``ckpt-<number>`` is complete and intact, else ``(why, None)``."""
+        """``(None, manifest)`` if ``ckpt-<number>`` is complete and intact, else
+        ``(why, None)``."""
         path = self.folder / f"ckpt-{number}.json"
         if not path.exists():
             return "no manifest: an interrupted save, or not written by vaelib", None
         try:
             manifest = json.loads(path.read_text())
-            files = {name: (int(f["bytes"]), str(f["sha256"])) for name, f in manifest["files"].items()}
+            files = {
+                name: (int(f["bytes"]), str(f["sha256"])) for name, f in manifest["files"].items()
+            }
             manifest["epoch"] = int(manifest["epoch"])
             if not isinstance(manifest["fingerprint"], dict):
                 raise TypeError("fingerprint is not a mapping")
@@ -248,8 +244,10 @@ class CheckpointFolder:
             if not file.exists():
                 return f"{file} is missing", None
             if file.stat().st_size != size:
-                return (f"{file} has {file.stat().st_size} bytes, not {size} (truncated or corrupt)",
-                        None)
+                return (
+                    f"{file} has {file.stat().st_size} bytes, not {size} (truncated or corrupt)",
+                    None,
+                )
             if sha256_of(file) != sha256:
                 return f"{file} is corrupt (its SHA-256 differs from the manifest's)", None
         return None, manifest
@@ -271,38 +269,49 @@ class CheckpointFolder:
                 skipped.append(f"ckpt-{number}: {problem}")
                 continue
             if skipped:
-                warnings.warn(f"{self.folder}: restoring ckpt-{number}, the highest intact checkpoint; "
-                              "skipped " + "; ".join(skipped) + f". The skipped files stay in "
-                              f"{self.folder} as they are, never counted among max_to_keep nor "
-                              "deleted: inspect them, then move or delete them yourself",
-                              RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"{self.folder}: restoring ckpt-{number}, the highest intact checkpoint; "
+                    "skipped " + "; ".join(skipped) + f". The skipped files stay in "
+                    f"{self.folder} as they are, never counted among max_to_keep nor "
+                    "deleted: inspect them, then move or delete them yourself",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             self._check_fingerprint(number, manifest["fingerprint"])
             self._read(number)
             return int(manifest["epoch"])
         if numbers:
             raise CheckpointError(
                 f"checkpoint_dir {self.folder} holds checkpoint files but no intact checkpoint ("
-                + "; ".join(skipped) + "). Nothing was restored or changed: move those files "
-                "away to start afresh, or pass another checkpoint_dir")
+                + "; ".join(skipped)
+                + "). Nothing was restored or changed: move those files "
+                "away to start afresh, or pass another checkpoint_dir"
+            )
         return None
 
     def _check_fingerprint(self, number: int, stored: Mapping[str, str]) -> None:
         fields = list(dict.fromkeys([*stored, *self.fingerprint]))
         differ = [f for f in fields if stored.get(f) != self.fingerprint.get(f)]
         if differ:
-            shown = "; ".join(f"{f}: checkpoint {stored.get(f, '(none)')}, this model "
-                              f"{self.fingerprint.get(f, '(none)')}" for f in differ[:4])
+            shown = "; ".join(
+                f"{f}: checkpoint {stored.get(f, '(none)')}, this model "
+                f"{self.fingerprint.get(f, '(none)')}"
+                for f in differ[:4]
+            )
             raise CheckpointMismatchError(
                 f"checkpoint {self.folder / f'ckpt-{number}'} was written by another configuration "
                 f"({shown}{'; ...' if len(differ) > 4 else ''}); build the model as it was, "
-                "or pass another checkpoint_dir")
+                "or pass another checkpoint_dir"
+            )
 
     def _read(self, number: int) -> None:
         prefix = self.folder / f"ckpt-{number}"
         try:
             self.checkpoint.read(str(prefix)).assert_existing_objects_matched()
         except ValueError as error:
-            raise CheckpointMismatchError(f"checkpoint {prefix} does not fit the model: {error}") from error
+            raise CheckpointMismatchError(
+                f"checkpoint {prefix} does not fit the model: {error}"
+            ) from error
         except (IndexError, AssertionError, tf.errors.OpError) as error:
             raise CheckpointError(f"cannot restore checkpoint {prefix}: {error}") from error
 
@@ -324,14 +333,24 @@ class CheckpointFolder:
         prefix = self.folder / f"ckpt-{number}"
         try:
             self.checkpoint.write(str(prefix))
-            files = sorted(p for p in self.folder.iterdir() if p.name == f"{prefix.name}.index"
-                           or p.name.startswith(f"{prefix.name}.data-"))
-            _write_json(self.folder / f"ckpt-{number}.json", {
-                "format": FORMAT, "number": number, "epoch": int(epoch),
-                "fingerprint": self.fingerprint,
-                "writer": f"pid {os.getpid()} on {socket.gethostname()}",
-                "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
-                          for p in files}})
+            files = sorted(
+                p
+                for p in self.folder.iterdir()
+                if p.name == f"{prefix.name}.index" or p.name.startswith(f"{prefix.name}.data-")
+            )
+            _write_json(
+                self.folder / f"ckpt-{number}.json",
+                {
+                    "format": FORMAT,
+                    "number": number,
+                    "epoch": int(epoch),
+                    "fingerprint": self.fingerprint,
+                    "writer": f"pid {os.getpid()} on {socket.gethostname()}",
+                    "files": {
+                        p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)} for p in files
+                    },
+                },
+            )
         except BaseException as error:  # a full disk, or an interrupt: remove what was begun
             self._remove_new(number, before)
             if isinstance(error, (OSError, tf.errors.OpError)):
@@ -342,14 +361,21 @@ class CheckpointFolder:
         kept = self._rotate()
         # TensorFlow's index file, for tf.train.latest_checkpoint and other tools; never read here
         try:
-            _write_text(self.folder / "checkpoint", "".join(
-                [f'model_checkpoint_path: "{prefix.name}"\n']
-                + [f'all_model_checkpoint_paths: "ckpt-{n}"\n' for n in kept]))
+            _write_text(
+                self.folder / "checkpoint",
+                "".join(
+                    [f'model_checkpoint_path: "{prefix.name}"\n']
+                    + [f'all_model_checkpoint_paths: "ckpt-{n}"\n' for n in kept]
+                ),
+            )
         except OSError as error:  # the checkpoint itself is complete and verified
-            warnings.warn(f"{prefix} is saved, but TensorFlow's index file "
-                          f"{self.folder / 'checkpoint'} could not be updated "
-                          f"({error.strerror or error}); vaelib never reads it",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{prefix} is saved, but TensorFlow's index file "
+                f"{self.folder / 'checkpoint'} could not be updated "
+                f"({error.strerror or error}); vaelib never reads it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return prefix
 
     def _remove_new(self, number: int, before: set[str]) -> None:
@@ -370,29 +396,41 @@ class CheckpointFolder:
             cause = f"{type(error).__name__}: {(message.splitlines() or [''])[0]}"
         else:
             cause = f"{type(error).__name__}: {error.strerror or error}"
-        full = (isinstance(error, tf.errors.ResourceExhaustedError)
-                or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-                or any(word in str(error).lower() for word in ("no space", "too large", "quota")))
+        full = (
+            isinstance(error, tf.errors.ResourceExhaustedError)
+            or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+            or any(word in str(error).lower() for word in ("no space", "too large", "quota"))
+        )
         needed = self._bytes_needed()
         try:
             free = f"{_size(shutil.disk_usage(self.folder).free)} free there"
         except OSError:
             free = "its free space unknown"
-        space = (f"a checkpoint needs about {_size(needed)}" if needed else
-                 "a checkpoint's size is unknown") + f", {free}"
+        space = (
+            f"a checkpoint needs about {_size(needed)}"
+            if needed
+            else "a checkpoint's size is unknown"
+        ) + f", {free}"
         return CheckpointSaveError(
             f"could not save checkpoint {prefix.name} in checkpoint_dir {self.folder} ({cause}); "
-            + (f"the disk is full or a file-size limit was reached: {space}. " if full
-               else f"{space}. ")
+            + (
+                f"the disk is full or a file-size limit was reached: {space}. "
+                if full
+                else f"{space}. "
+            )
             + "The files this save had begun were removed and every earlier checkpoint is intact: "
             "free some space (or pass another checkpoint_dir) and run again; fit resumes from "
-            "the last checkpoint saved, if any")
+            "the last checkpoint saved, if any"
+        )
 
     def _bytes_needed(self) -> int:
         """The size of this run's last checkpoint, or else of the variables it will hold."""
         if self._written:
-            return sum((self.folder / name).stat().st_size for name in self._written[-1][1]
-                       if (self.folder / name).exists())
+            return sum(
+                (self.folder / name).stat().st_size
+                for name in self._written[-1][1]
+                if (self.folder / name).exists()
+            )
         try:
             objects = tf.train.TrackableView(self.checkpoint).descendants()
         except (AttributeError, TypeError, ValueError):

@@ -37,8 +37,17 @@ class Progress:
         (a quick evaluation) prints nothing at all.
     """
 
-    def __init__(self, total: int | None, *, enabled: bool = True, min_interval: float = 1.0,
-                 notebook: bool | None = None, unit: str = "step", file=None, delay: float = 0.0):
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        enabled: bool = True,
+        min_interval: float = 1.0,
+        notebook: bool | None = None,
+        unit: str = "step",
+        file=None,
+        delay: float = 0.0,
+    ):
         self.total, self.n, self.postfix = total, 0, ""
         self.enabled, self.unit, self.file, self.delay = enabled, unit, file, delay
         self.notebook = _in_jupyter_kernel() if notebook is None else notebook
@@ -52,20 +61,38 @@ class Progress:
         """Starts the display: a Jupyter display handle, or a tqdm bar."""
         if self.notebook:
             from IPython.display import display
+
             self.handle = display({"text/plain": self.line()}, raw=True, display_id=True)
         else:
-            self.bar = tqdm(total=self.total, initial=self.n, file=self.file or sys.stdout,
-                            ascii=True, mininterval=2.0, unit=self.unit)
+            self.bar = tqdm(
+                total=self.total,
+                initial=self.n,
+                file=self.file or sys.stdout,
+                ascii=True,
+                mininterval=2.0,
+                unit=self.unit,
+            )
 
     def line(self) -> str:
         """The text of the bar now."""
-        return tqdm.format_meter(self.n, self.total, time.perf_counter() - self.start, ncols=None,
-                                 ascii=True, unit=self.unit, postfix=self.postfix or None)
+        return tqdm.format_meter(
+            self.n,
+            self.total,
+            time.perf_counter() - self.start,
+            ncols=None,
+            ascii=True,
+            unit=self.unit,
+            postfix=self.postfix or None,
+        )
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        if (self.enabled and self.bar is None and self.handle is None
-                and time.perf_counter() - self.start >= self.delay):
+        if (
+            self.enabled
+            and self.bar is None
+            and self.handle is None
+            and time.perf_counter() - self.start >= self.delay
+        ):
             self._show()  # after the delay
             return
         if self.bar is not None:

@@ -9,16 +9,25 @@ epoch (:mod:`vaelib.checkpoint`) and resumes where an interrupted run stopped.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import time
-from typing import Callable, Iterator, Mapping, Union
+from typing import Callable, Mapping, Union
 
 import tensorflow as tf
 
-from vaelib import validation
 from vaelib.training.checkpoint import CheckpointFolder, fingerprint
+from vaelib.training.fit_checks import (
+    _check_element_spec,
+    _check_first_batch,
+    _check_variables,
+    _epochs_of,
+    _evaluated,
+)
+from vaelib.training.fit_config import (  # noqa: F401 (re-exported: the old path)
+    FitConfig,
+    History,
+)
 from vaelib.training.progress import Progress
 from vaelib.training.step import LossFn, make_train_loop, make_train_step, stack_batches
 from vaelib.training.tensorboard import TensorBoard
@@ -37,144 +46,27 @@ class WorkerLostError(RuntimeError):
 
 
 # What a collective raises when a peer is gone (connection reset, aborted, timed out).
-_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError,
-                tf.errors.CancelledError)
+_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.AbortedError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.CancelledError,
+)
 
 
-@dataclasses.dataclass(frozen=True)
-class FitConfig:
-    """How :func:`fit` trains.
-
-    Attributes:
-      epochs: passes over the data; positive.
-      jit_compile: compile the step with XLA (the default: faster than a plain
-        ``tf.function`` for the notes' VAE on CPUs, as chapter 8 and
-        ``benchmarks/train_step.py`` measure, and reproducible because the VAE
-        draws its noise from its own generator).
-      steps_per_call: most training steps per call into the compiled graph
-        (:func:`make_train_loop`), so that Python is visited once per that many
-        steps; 1 calls the step from Python for every batch. Every step's
-        metrics are still recorded, and a non-finite one still stops training
-        at the step it happened. Training with a ``strategy`` always uses 1.
-      progress: show a progress bar (see :mod:`vaelib.progress`).
-      max_to_keep: checkpoints of this run kept in ``checkpoint_dir`` (earlier
-        runs' checkpoints are never deleted).
-
-    Integers may be NumPy integers and flags NumPy bools (:mod:`vaelib.validation`).
-    """
-
-    epochs: int = 10
-    jit_compile: bool = True
-    steps_per_call: int = 20
-    progress: bool = True
-    max_to_keep: int = 2
-
-    def __post_init__(self):
-        # vaelib.validation's rules; NumPy values are stored as Python ones
-        for field in ("epochs", "steps_per_call", "max_to_keep"):
-            object.__setattr__(self, field, validation.positive_int(field, getattr(self, field)))
-        for field in ("jit_compile", "progress"):
-            object.__setattr__(self, field, validation.flag(field, getattr(self, field)))
-
-
-@dataclasses.dataclass
-class History:
-    """What :func:`fit` measured.
-
-    Attributes:
-      step_loss: the loss of every training step, in order.
-      epochs: one dict per epoch: ``epoch``, the mean of each training metric
-        (prefixed ``train_``), what ``evaluate`` returned, and ``seconds``.
-    """
-
-    step_loss: list[float] = dataclasses.field(default_factory=list)
-    epochs: list[dict[str, float]] = dataclasses.field(default_factory=list)
-
-    def column(self, name: str) -> list[float]:
-        """One metric across epochs, e.g. ``history.column("test_elbo")``."""
-        if self.epochs and name not in self.epochs[0]:
-            raise KeyError(f"no metric {name!r}; have {sorted(self.epochs[0])}")
-        return [row[name] for row in self.epochs]
-
-
-def _epochs_of(data) -> Callable[[int], tf.data.Dataset]:
-    """``data`` as a function ``epoch -> dataset``, refusing other containers."""
-    if isinstance(data, tf.data.Dataset):
-        return lambda _: data
-    if not callable(data):
-        raise TypeError(
-            f"data must be a tf.data.Dataset (one epoch of batches) or a function epoch -> dataset, "
-            f"got {type(data).__name__}; for arrays use vaelib.make_dataset(images, batch_size=..., "
-            "binarization=...) or tf.data.Dataset.from_tensor_slices(x).batch(100)")
-
-    def make(epoch: int) -> tf.data.Dataset:
-        dataset = data(epoch)
-        if not isinstance(dataset, tf.data.Dataset):
-            raise TypeError(f"data({epoch}) returned {type(dataset).__name__}, not a tf.data.Dataset")
-        return dataset
-
-    return make
-
-
-def _check_element_spec(spec) -> None:
-    """Every component of a batch is a dense tensor with a batch axis."""
-    for i, leaf in enumerate(tf.nest.flatten(spec)):
-        if not isinstance(leaf, tf.TensorSpec):
-            raise TypeError(f"data's batches must hold dense tensors; component {i} is {leaf}")
-        if leaf.shape.rank == 0:
-            raise ValueError(f"data's component {i} is a scalar {leaf}: the dataset is not batched; "
-                             "call .batch(batch_size) on it (vaelib.make_dataset batches already)")
-
-
-def _check_first_batch(batches, model: tf.Module, loss_fn: LossFn, strategy) -> Iterator:
-    """Yields ``batches``, checking the first one before the compiled step sees it.
-
-    A compiled step cannot afford to check values, so the first batch is
-    checked here, eagerly: not empty, no NaN or infinity, and whatever the
-    loss function's own ``check_batch(model, batch)`` checks (for
-    :func:`vaelib.vae_loss`: pixels in [0, 1]).
-    """
-    iterator = iter(batches)
-    try:
-        first = next(iterator)
-    except StopIteration:
-        return
-    local = strategy.experimental_local_results(first) if strategy is not None else (first,)
-    for batch in local:
-        for i, leaf in enumerate(tf.nest.flatten(batch)):
-            if leaf.shape.rank and leaf.shape[0] == 0:
-                raise ValueError(f"data's first batch is empty (component {i} has shape {leaf.shape})")
-            if leaf.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(leaf))):
-                raise ValueError(f"data's first batch holds NaN or infinite values (component {i}); "
-                                 "clean the inputs before training")
-        check = getattr(loss_fn, "check_batch", None)
-        if check is not None:
-            check(model, batch)
-    yield first
-    yield from iterator
-
-
-def _evaluated(result) -> dict[str, float]:
-    if not isinstance(result, Mapping):
-        raise TypeError(f"evaluate must return a dict of named floats, e.g. {{'test_elbo': -95.1}}, "
-                        f"got {type(result).__name__}")
-    return {k: float(v) for k, v in result.items()}
-
-
-def _check_variables(model: tf.Module, where: str) -> None:
-    for variable in model.trainable_variables:
-        if not bool(tf.reduce_all(tf.math.is_finite(variable))):
-            raise ValueError(f"variable {variable.name} of the model holds NaN or infinite values "
-                             f"{where}; rebuild the model (and lower the learning rate)")
-
-
-def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: LossFn, data: Data,
-        config: FitConfig = FitConfig(), *,
-        evaluate: Callable[[tf.Module], Mapping[str, float]] | None = None,
-        callbacks: tuple[Callable[[int, dict], None], ...] = (),
-        checkpoint_dir: str | os.PathLike | None = None,
-        strategy: tf.distribute.Strategy | None = None,
-        log_dir: str | os.PathLike | TensorBoard | None = None) -> History:
+def fit(
+    model: tf.Module,
+    optimizer: tf.keras.optimizers.Optimizer,
+    loss_fn: LossFn,
+    data: Data,
+    config: FitConfig = FitConfig(),  # noqa: B008 (frozen: one shared default is safe)
+    *,
+    evaluate: Callable[[tf.Module], Mapping[str, float]] | None = None,
+    callbacks: tuple[Callable[[int, dict], None], ...] = (),
+    checkpoint_dir: str | os.PathLike | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+    log_dir: str | os.PathLike | TensorBoard | None = None,
+) -> History:
     """Trains ``model`` for ``config.epochs`` epochs.
 
     Args:
@@ -227,14 +119,22 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     if not isinstance(config, FitConfig):
         raise TypeError(f"config must be a vaelib.FitConfig, got {type(config).__name__}")
     if not callable(getattr(optimizer, "apply_gradients", None)):
-        raise TypeError(f"optimizer must be a Keras optimizer such as tf.keras.optimizers.Adam(1e-3), "
-                        f"got {type(optimizer).__name__}")
+        raise TypeError(
+            f"optimizer must be a Keras optimizer such as tf.keras.optimizers.Adam(1e-3), "
+            f"got {type(optimizer).__name__}"
+        )
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be a function (model, batch) -> dict, got {type(loss_fn).__name__}")
+        raise TypeError(
+            f"loss_fn must be a function (model, batch) -> dict, got {type(loss_fn).__name__}"
+        )
     if evaluate is not None and not callable(evaluate):
-        raise TypeError(f"evaluate must be a function model -> dict of floats, got {type(evaluate).__name__}")
+        raise TypeError(
+            f"evaluate must be a function model -> dict of floats, got {type(evaluate).__name__}"
+        )
     if callable(callbacks) or not all(map(callable, callbacks)):
-        raise TypeError(f"callbacks must be a tuple of functions (epoch, row) -> None, got {callbacks!r}")
+        raise TypeError(
+            f"callbacks must be a tuple of functions (epoch, row) -> None, got {callbacks!r}"
+        )
     own_summaries = log_dir is not None and not isinstance(log_dir, TensorBoard)
     if own_summaries:
         log_dir = TensorBoard(log_dir)  # checks the path
@@ -242,15 +142,28 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
     first = make_data(0)
     _check_element_spec(first.element_spec)
     if int(first.cardinality()) == 0:
-        raise ValueError("data has no batches: the dataset is empty, or drop_remainder=True dropped "
-                         "its only batch; use fewer examples per batch or drop_remainder=False")
+        raise ValueError(
+            "data has no batches: the dataset is empty, or drop_remainder=True dropped "
+            "its only batch; use fewer examples per batch or drop_remainder=False"
+        )
     per_call = config.steps_per_call if strategy is None else 1
     if per_call > 1:
-        run = make_train_loop(model, optimizer, loss_fn, element_spec=first.element_spec,
-                              jit_compile=config.jit_compile)
+        run = make_train_loop(
+            model,
+            optimizer,
+            loss_fn,
+            element_spec=first.element_spec,
+            jit_compile=config.jit_compile,
+        )
     else:
-        run = make_train_step(model, optimizer, loss_fn, element_spec=first.element_spec,
-                              jit_compile=config.jit_compile, strategy=strategy)
+        run = make_train_step(
+            model,
+            optimizer,
+            loss_fn,
+            element_spec=first.element_spec,
+            jit_compile=config.jit_compile,
+            strategy=strategy,
+        )
 
     def step_metrics(epoch, check):
         """Yields each step's metrics as floats, running ``per_call`` steps at a time."""
@@ -269,22 +182,39 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
 
     if strategy is not None:
         original = make_data
-        make_data = lambda epoch: strategy.experimental_distribute_dataset(original(epoch))
+
+        def make_data(epoch):
+            return strategy.experimental_distribute_dataset(original(epoch))
+
     folder = None
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     if checkpoint_dir is not None:
         writer = strategy is None or strategy.extended.should_checkpoint
         folder = CheckpointFolder(
-            checkpoint_dir, tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var),
-            fingerprint(model, optimizer), max_to_keep=config.max_to_keep, writer=writer)
+            checkpoint_dir,
+            tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var),
+            fingerprint(model, optimizer),
+            max_to_keep=config.max_to_keep,
+            writer=writer,
+        )
     with folder if folder is not None else contextlib.nullcontext():
         if folder is not None and folder.restore() is not None:
             _check_variables(model, f"in the checkpoint restored from {folder.folder}")
         else:
             _check_variables(model, "before training")
         try:
-            return _epochs(model, config, first, step_metrics, int(epoch_var.numpy()), epoch_var,
-                           folder, evaluate, callbacks, log_dir)
+            return _epochs(
+                model,
+                config,
+                first,
+                step_metrics,
+                int(epoch_var.numpy()),
+                epoch_var,
+                folder,
+                evaluate,
+                callbacks,
+                log_dir,
+            )
         except _PEER_ERRORS as error:
             if strategy is None:
                 raise
@@ -293,17 +223,31 @@ def fit(model: tf.Module, optimizer: tf.keras.optimizers.Optimizer, loss_fn: Los
                 f"distributed training stopped in epoch {int(epoch_var.numpy()) + 1}: "
                 f"another worker or device is gone ({reason}). "
                 "Restart every worker with the same TF_CONFIG and arguments; "
-                + (f"fit resumes from the last checkpoint in {folder.folder}. " if folder else
-                   "pass checkpoint_dir to resume instead of starting again. ")
+                + (
+                    f"fit resumes from the last checkpoint in {folder.folder}. "
+                    if folder
+                    else "pass checkpoint_dir to resume instead of starting again. "
+                )
                 + "TensorFlow may keep this process waiting for the lost worker at exit: "
-                "end it (os._exit(1) in a script)") from error
+                "end it (os._exit(1) in a script)"
+            ) from error
         finally:
             if own_summaries:
                 log_dir.close()
 
 
-def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, evaluate,
-            callbacks, summaries=None) -> History:
+def _epochs(
+    model,
+    config,
+    first,
+    step_metrics,
+    start_epoch,
+    epoch_var,
+    folder,
+    evaluate,
+    callbacks,
+    summaries=None,
+) -> History:
     """The epoch loop of :func:`fit`."""
     history = History()
     steps_per_epoch = int(first.cardinality().numpy()) if first.cardinality() > 0 else None
@@ -322,7 +266,8 @@ def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, 
                     raise NonFiniteLossError(
                         f"{bad[0]} became {metrics[bad[0]]} at step {step} (epoch {epoch}); "
                         "lower the learning rate or check the inputs"
-                        + ("; the last good checkpoint is kept" if folder else ""))
+                        + ("; the last good checkpoint is kept" if folder else "")
+                    )
                 history.step_loss.append(metrics["loss"])
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + v
@@ -330,8 +275,10 @@ def _epochs(model, config, first, step_metrics, start_epoch, epoch_var, folder, 
                 step += 1
                 bar.update(1)
             if count == 0:
-                raise ValueError(f"data gave no batches in epoch {epoch}: the dataset is empty, or "
-                                 "drop_remainder=True dropped its only batch")
+                raise ValueError(
+                    f"data gave no batches in epoch {epoch}: the dataset is empty, or "
+                    "drop_remainder=True dropped its only batch"
+                )
             row = {"epoch": epoch + 1, **{f"train_{k}": v / count for k, v in sums.items()}}
             evaluated = _evaluated(evaluate(model)) if evaluate else {}
             row.update(evaluated)

@@ -27,8 +27,14 @@ def make():
     model = vaelib.VAE(vaelib.VAEConfig(input_size=16, hidden_sizes=(8,), latent_size=2))
     optimizer = tf.keras.optimizers.Adam(1e-2)
     shutil.rmtree(HERE / "ckpt", ignore_errors=True)
-    vaelib.fit(model, optimizer, vaelib.vae_loss, tf.data.Dataset.from_tensor_slices(x).batch(32),
-               vaelib.FitConfig(epochs=2, progress=False), checkpoint_dir=str(HERE / "ckpt"))
+    vaelib.fit(
+        model,
+        optimizer,
+        vaelib.vae_loss,
+        tf.data.Dataset.from_tensor_slices(x).batch(32),
+        vaelib.FitConfig(epochs=2, progress=False),
+        checkpoint_dir=str(HERE / "ckpt"),
+    )
     np.savez(HERE / "weights.npz", **{v.name: v.numpy() for v in model.trainable_variables})
     fingerprint = vaelib.checkpoint.fingerprint(model, optimizer)
     (HERE / "fingerprint.json").write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
