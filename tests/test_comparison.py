@@ -141,3 +141,10 @@ def test_glue_key_must_mark_a_verdict():
     with pytest.raises(ValueError, match="_verdict"):
         c.glue("gap")
     c.glue("gap_verdict")  # outside IPython: nothing displayed, no error
+
+
+def test_identical_seeds_are_not_called_a_disagreement():
+    """All-zero differences over two seeds once read 'the 2 seeds disagree: +0.0 to +0.0'."""
+    zeros = np.zeros((2, 5))
+    verdict = vaelib.compare(zeros, zeros, fmt=".1f").verdict()
+    assert "disagree" not in verdict and "the 2 seeds give the same +0.0 nats" in verdict

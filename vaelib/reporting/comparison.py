@@ -89,6 +89,8 @@ def _seeds_phrase(
     if len(per_seed) == 1:
         return "one seed"
     low, high = min(per_seed), max(per_seed)
+    if low == high:  # identical seeds (say, all zero): neither agreement nor disagreement
+        return f"the {len(per_seed)} seeds give the same {low:+{fmt}}{unit}"
     span = f"{low:+{fmt}} to {high:+{fmt}}{unit}"
     if agree and direction:
         return f"all {len(per_seed)} seeds {direction}: {span}"
