@@ -145,10 +145,9 @@ def iwae_loss(num_samples: int, estimator: str = "standard") -> LossFn:
 
     Returns:
       ``loss_fn(model, x) -> dict`` for a :class:`vaelib.VAE` and a batch ``x``
-      ``[batch, input_size]``: ``loss`` (``-mean L_k``), ``iwae`` (the batch mean of
-      ``L_k``, nats) and ``ess``, the batch mean of the effective sample size
-      ``1 / sum_i w~_i^2`` (between 1 and ``k``). Its ``check_batch`` is the one
-      :func:`vaelib.fit` calls on the first batch.
+      ``[batch, input_size]``: ``loss`` (``-mean L_k``) and ``iwae`` (the batch mean of
+      ``L_k``, nats), nothing else (the step stays as cheap as the bound). Its
+      ``check_batch`` is the one :func:`vaelib.fit` calls on the first batch.
 
     Raises:
       ValueError: ``num_samples`` is not a positive int, or ``estimator`` is unknown.
