@@ -8,6 +8,13 @@ wait on a pipe and use no CPU. The parent process (``train_step.py``,
 ``evaluation.py``) imports none of the libraries: it runs the rounds with
 :func:`vaelib.speed.run_rounds`, alternating the workers within each round.
 
+Fair timing: while one worker times a variant, every other worker is stopped (``SIGSTOP`` to
+its whole process group, ``SIGCONT`` when its own turn comes), so no idle worker's spinning
+thread pools (OpenMP, Eigen, XLA's) or helper processes take a core from the one being timed.
+Each worker runs in a session of its own, so the signal reaches its children too.
+``tests/test_workers.py`` plants a busy worker and checks it is stopped throughout the timed
+window of another.
+
 Protocol: the worker prints one JSON line ``{"ready": [variant, ...]}``, then
 answers each request line ``{"variant": name, "seconds": s}`` with
 ``{"rate": r}`` or ``{"error": message}``; ``{"exit": true}`` ends it.
@@ -16,8 +23,10 @@ Prints; writes nothing.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,6 +84,32 @@ def timed(
     return measure
 
 
+def _group_states(pgid: int) -> list[str]:
+    """The states (R, S, T, ...) of the processes in process group ``pgid``, from /proc."""
+    states = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == pgid:  # after the name: state, ppid, pgrp, ...
+            states.append(fields[0])
+    return states
+
+
+def _wait_stopped(pgid: int, timeout: float = 5.0) -> None:
+    """Returns once every process of the group is stopped (T), or after ``timeout``; at once
+    where there is no /proc."""
+    if not os.path.exists("/proc/self/stat"):
+        return
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if all(state in ("T", "t", "Z", "X") for state in _group_states(pgid)):
+            return
+        time.sleep(0.001)
+
+
 class Worker:
     """Parent side: a worker process running ``script`` with ``args``."""
 
@@ -88,7 +123,9 @@ class Worker:
             stderr=self.log,
             text=True,
             bufsize=1,
+            start_new_session=True,  # its own process group: pause() stops its children too
         )
+        self.paused = False
         self.variants: list[str] | None = None
         self.error: str | None = None
         self.about = ""
@@ -108,7 +145,22 @@ class Worker:
                 self.variants, self.about = hello["ready"], hello.get("about", "")
         return self.variants
 
+    def pause(self) -> None:
+        """Stops the worker and everything it started (SIGSTOP to its process group), and
+        waits until each of them has stopped (where /proc shows it), so that the timing of
+        another worker starts only then."""
+        if not self.paused and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+            self.paused = True
+            _wait_stopped(self.process.pid)
+
+    def resume(self) -> None:
+        if self.paused and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGCONT)
+        self.paused = False
+
     def measure(self, variant: str, seconds: float) -> float:
+        self.resume()
         self.process.stdin.write(json.dumps({"variant": variant, "seconds": seconds}) + "\n")
         reply = json.loads(self.process.stdout.readline())
         if "error" in reply:
@@ -116,6 +168,7 @@ class Worker:
         return reply["rate"]
 
     def close(self) -> None:
+        self.resume()  # a stopped worker cannot read its exit request
         if self.process.poll() is None:
             try:
                 self.process.stdin.write(json.dumps({"exit": True}) + "\n")
@@ -127,11 +180,24 @@ class Worker:
 
 
 def start(workers: list[Worker]) -> dict[str, Callable[[float], float]]:
-    """Waits for every worker; returns ``{variant: measure}`` over all that started."""
+    """Waits for every worker; returns ``{variant: measure}`` over all that started.
+
+    Each ``measure`` stops every other worker before it times its own (they stay stopped
+    until their own turn, or :meth:`Worker.close`)."""
     variants = {}
+
+    def alone(worker: Worker, name: str) -> Callable[[float], float]:
+        def measure(seconds: float) -> float:
+            for other in workers:
+                if other is not worker:
+                    other.pause()
+            return worker.measure(name, seconds)
+
+        return measure
+
     for worker in workers:
         for name in worker.wait_ready():
-            variants[name] = (lambda w, n: lambda seconds: w.measure(n, seconds))(worker, name)
+            variants[name] = alone(worker, name)
         if worker.error:
             print(worker.error, file=sys.stderr)
         else:

@@ -1,0 +1,93 @@
+"""benchmarks/workers.py (issue 23): while one worker times a variant, every other worker, and
+everything it started, is stopped; a planted busy worker cannot take the timed one's cores."""
+
+import pathlib
+import sys
+import textwrap
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workers import Worker, start  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not pathlib.Path("/proc/self/stat").exists(), reason="reads process states from /proc (Linux)"
+)
+
+# A worker whose thread pools never sleep: two child processes spin from the start, as an
+# idle library's OpenMP or Eigen threads (or torch.compile's helpers) can.
+BUSY = """
+import multiprocessing, sys
+sys.path.insert(0, {bench!r})
+from workers import protocol_stream, serve
+
+def spin():
+    while True:
+        pass
+
+if __name__ == "__main__":
+    out = protocol_stream()
+    spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(2)]
+    for p in spinners:
+        p.start()
+    serve({{"busy": lambda seconds: float(len(spinners))}}, out,
+          about=",".join(str(p.pid) for p in spinners))
+"""
+
+# A worker whose one variant samples, through its timing window, whether the given processes
+# are all stopped (state T in /proc/PID/stat), and returns the share of samples in which they are.
+PROBE = """
+import sys, time
+sys.path.insert(0, {bench!r})
+from workers import protocol_stream, serve
+
+def state(pid):
+    with open(f"/proc/{{pid}}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+def stopped_share(seconds):
+    pids, samples, stopped = sys.argv[1:], 0, 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        samples += 1
+        stopped += all(state(p) == "T" for p in pids)
+        time.sleep(0.005)
+    return stopped / samples
+
+if __name__ == "__main__":
+    serve({{"probe": stopped_share}}, protocol_stream())
+"""
+
+
+def state(pid) -> str:
+    return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_busy_worker_is_stopped_while_another_is_timed(tmp_path):
+    (tmp_path / "busy.py").write_text(textwrap.dedent(BUSY.format(bench=str(ROOT / "benchmarks"))))
+    (tmp_path / "probe.py").write_text(
+        textwrap.dedent(PROBE.format(bench=str(ROOT / "benchmarks")))
+    )
+    busy = Worker("busy", str(tmp_path / "busy.py"))
+    probe = None
+    try:
+        assert busy.wait_ready() == ["busy"], busy.error
+        pids = [str(busy.process.pid), *busy.about.split(",")]
+        probe = Worker("probe", str(tmp_path / "probe.py"), pids)
+        # Without the harness the busy worker runs beside the timed one: the probe sees it.
+        assert probe.wait_ready() == ["probe"], probe.error
+        assert probe.measure("probe", 0.3) == 0.0
+        # Through start(): while the probe is timed, the busy worker and its children are
+        # stopped in every sample of the window.
+        variants = start([busy, probe])
+        assert variants["probe"](0.5) == 1.0
+        # and on its own turn the busy worker runs again (the probe stopped meanwhile)
+        assert variants["busy"](0.1) == 2.0
+        assert all(state(pid) != "T" for pid in pids)
+        assert state(probe.process.pid) == "T"
+    finally:
+        for worker in (busy, probe):
+            if worker is not None:
+                worker.close()
+    assert busy.process.poll() is not None and probe.process.poll() is not None
