@@ -91,3 +91,16 @@ def test_a_busy_worker_is_stopped_while_another_is_timed(tmp_path):
             if worker is not None:
                 worker.close()
     assert busy.process.poll() is not None and probe.process.poll() is not None
+
+
+def test_a_roofline_share_uses_only_rounds_whose_roofline_agrees():
+    """train_step.py reports a share of the roofline only from rounds whose roofline is within
+    10% of its median; a round in which the machine was busy during the roofline is left out."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_step", ROOT / "benchmarks/train_step.py")
+    train_step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_step)
+    assert train_step.steady_rounds([100, 105, 150, 98, 60]) == [0, 1, 3]
+    assert train_step.steady_rounds([100, 300, 10]) == [0]  # only the median's own round
+    assert train_step.ROOFLINE_AGREEMENT == 0.10
