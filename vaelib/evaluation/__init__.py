@@ -1,6 +1,9 @@
-"""Evaluation: log-likelihood estimates L_k, in bounded memory (chapter 7).
+"""Evaluation: estimates of log p(x).
 
-Modules: :mod:`vaelib.evaluation.marginal_likelihood`.
+- :mod:`vaelib.evaluation.marginal_likelihood`: the importance-weighted bound L_k over a test
+  set, in bounded memory (chapter 7).
+- :mod:`vaelib.evaluation.ais`: annealed importance sampling from the prior, whose estimate
+  does not depend on the encoder (checked against the linear-Gaussian model's exact log p(x)).
 
 The package also holds every name of the flat module ``vaelib.evaluation`` of vaelib 0.1,
 so ``vaelib.evaluation.X`` still works (chapters and old code use it).
