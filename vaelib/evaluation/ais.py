@@ -36,7 +36,7 @@ import tensorflow as tf
 from vaelib import validation
 from vaelib.models.distributions import std_normal_log_prob
 
-__all__ = ["AISConfig", "AISResult", "ais", "vae_ais", "sigmoid_schedule"]
+__all__ = ["AISConfig", "AISResult", "ais", "bdmc", "vae_ais", "sigmoid_schedule"]
 
 LogDensity = Callable[[tf.Tensor], tf.Tensor]  # z [chains, batch, latent] -> [chains, batch]
 TARGET_ACCEPTANCE = 0.65
@@ -133,6 +133,22 @@ def _hmc(z, log_target, step_size, leapfrog_steps, seed):
     return tf.where(accepted[..., None], z_new, z), accepted
 
 
+def _transition(log_prior, log_likelihood, leapfrog_steps):
+    @tf.function  # traced once: beta, the step size and the seed are tensors
+    def transition(z, log_w, beta_prev, beta, size, step_seed):
+        """Adds the weight increment of moving from beta_prev to beta at z, then one HMC
+        transition that leaves p(z) p(x|z)^beta invariant."""
+        log_w = log_w + (beta - beta_prev) * log_likelihood(z)
+
+        def log_target(z):
+            return log_prior(z) + beta * log_likelihood(z)
+
+        z, accepted = _hmc(z, log_target, size, leapfrog_steps, step_seed)
+        return z, log_w, tf.reduce_mean(tf.cast(accepted, z.dtype), axis=0)
+
+    return transition
+
+
 def _anneal(transition, z0, betas, step_sizes, seed, adapt):
     """One pass along the path. Returns (log_weights, acceptance, step sizes used [T, batch])."""
     num_steps = int(betas.shape[0]) - 1
@@ -188,23 +204,52 @@ def ais(
     seed = validation.integer("seed", seed, minimum=0)
     tune_seed, score_seed = tf.unstack(tf.random.experimental.stateless_split([seed, 0], 2))
     betas = sigmoid_schedule(config.num_steps, config.schedule)
-
-    @tf.function  # traced once: beta, the step size and the seed are tensors
-    def transition(z, log_w, beta_prev, beta, size, step_seed):
-        """Adds this step's weight increment, then one HMC transition that leaves f_t invariant."""
-        log_w = log_w + (beta - beta_prev) * log_likelihood(z)
-
-        def log_target(z):
-            return log_prior(z) + beta * log_likelihood(z)
-
-        z, accepted = _hmc(z, log_target, size, config.leapfrog_steps, step_seed)
-        return z, log_w, tf.reduce_mean(tf.cast(accepted, z.dtype), axis=0)
-
+    transition = _transition(log_prior, log_likelihood, config.leapfrog_steps)
     initial = tf.fill([config.num_steps, z0.shape[1]], tf.constant(config.step_size, z0.dtype))
     _, _, tuned = _anneal(transition, z0, betas, initial, tune_seed, adapt=True)
     log_w, acceptance, used = _anneal(transition, z0, betas, tuned, score_seed, adapt=False)
     log_px = tf.reduce_logsumexp(log_w, axis=0) - math.log(config.num_chains)
     return AISResult(log_px=log_px, log_weights=log_w, acceptance=acceptance, step_sizes=used)
+
+
+def bdmc(
+    log_prior: LogDensity,
+    log_likelihood: LogDensity,
+    z0: tf.Tensor,
+    z_posterior: tf.Tensor,
+    config: AISConfig = AISConfig(),  # noqa: B008 (frozen)
+    seed: int = 0,
+) -> tuple[AISResult, tf.Tensor]:
+    """Bidirectional Monte Carlo (Grosse et al. 2015): log p(x) from below and from above.
+
+    The forward pass is :func:`ais` (a stochastic lower bound). The reverse pass starts each
+    chain from an *exact* posterior sample ``z_posterior`` and runs the same path backwards,
+    from p(x, z) to the prior, with the forward pass's step sizes reversed; its weights
+    ``w_rev`` satisfy ``E[w_rev] = 1 / p(x)``, so ``-log mean_chains w_rev`` is a stochastic
+    upper bound on log p(x). Exact posterior samples exist for data simulated from the
+    model: draw ``z ~ p(z)``, then ``x ~ p(x|z)``; that ``z`` is a draw of ``p(z|x)``.
+
+    Args:
+      z0: prior draws, ``[num_chains, batch, latent]`` (the forward start).
+      z_posterior: exact posterior draws, same shape (the reverse start).
+
+    Returns:
+      ``(forward, upper)``: the forward :class:`AISResult` and the upper estimate ``[batch]``.
+    """
+    forward = ais(log_prior, log_likelihood, z0, config, seed)
+    z_posterior = tf.convert_to_tensor(z_posterior, z0.dtype)
+    if z_posterior.shape != forward.log_weights.shape + z0.shape[-1:]:
+        raise ValueError(f"z_posterior must have z0's shape {z0.shape}, got {z_posterior.shape}")
+    betas = sigmoid_schedule(config.num_steps, config.schedule)[::-1]  # 1 -> 0
+    transition = _transition(log_prior, log_likelihood, config.leapfrog_steps)
+    reverse_seed = tf.random.experimental.stateless_split([validation.integer("seed", seed), 1], 1)[
+        0
+    ]
+    log_w_rev, _, _ = _anneal(
+        transition, z_posterior, betas, forward.step_sizes[::-1], reverse_seed, adapt=False
+    )
+    upper = -(tf.reduce_logsumexp(log_w_rev, axis=0) - math.log(config.num_chains))
+    return forward, upper
 
 
 def vae_ais(model, x, config: AISConfig = AISConfig(), seed: int = 0) -> AISResult:  # noqa: B008
