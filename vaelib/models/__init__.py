@@ -8,6 +8,7 @@
 - :mod:`vaelib.models.continuous_bernoulli`: the continuous Bernoulli density.
 - :mod:`vaelib.models.likelihoods`: the Gaussian and the discretized logistic, and the table
   of all four.
+- :mod:`vaelib.models.priors`: learned priors, a mixture of Gaussians and the VampPrior.
 - :mod:`vaelib.models.flows`: planar flows, MADE and inverse autoregressive flow for q(z|x).
 - :mod:`vaelib.models.linear_gaussian`: a model whose posterior and log p(x) are exact
   (chapter 4).
