@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from vaelib import validation
 
-__all__ = ["PlanarFlow", "MADE", "IAFLayer", "Flow", "flow_log_det_check"]
+__all__ = ["PlanarFlow", "AmortizedPlanarFlow", "MADE", "IAFLayer", "Flow", "flow_log_det_check"]
 
 
 class PlanarFlow(tf.Module):
@@ -99,6 +99,7 @@ class MADE(tf.Module):
         num_outputs: int = 2,
         order=None,
         seed: int = 0,
+        context_size: int = 0,
         name: str | None = None,
     ):
         super().__init__(name=name)
@@ -125,13 +126,30 @@ class MADE(tf.Module):
             self.weights.append(tf.Variable(w, name=f"w{i}"))
             self.biases.append(tf.Variable(tf.zeros([fan_out]), name=f"b{i}"))
             self.masks.append(tf.constant(mask))
+        # a context h (the encoder's view of x) enters the first layer unmasked: every unit
+        # may depend on x without breaking the order among the z's
+        self.context_size = validation.integer("context_size", context_size, minimum=0)
+        self.context_weight = None
+        if self.context_size:
+            first = self.weights[0].shape[1]
+            std = float(np.sqrt(1.0 / self.context_size))
+            init = tf.random.stateless_normal([self.context_size, first], [seed, 99], stddev=std)
+            self.context_weight = tf.Variable(init, name="context_w")
 
-    def __call__(self, z: tf.Tensor) -> list[tf.Tensor]:
-        """``z`` ``[..., d]`` -> ``num_outputs`` tensors ``[..., d]``."""
+    def __call__(self, z: tf.Tensor, context: tf.Tensor | None = None) -> list[tf.Tensor]:
+        """``z`` ``[..., d]`` (and ``context`` ``[..., context_size]`` if the MADE takes one)
+        -> ``num_outputs`` tensors ``[..., d]``."""
+        if (context is None) != (self.context_weight is None):
+            raise ValueError(
+                f"this MADE takes a context of size {self.context_size}, got "
+                f"{'none' if context is None else 'one'}"
+            )
         h = z
         last = len(self.weights) - 1
         for i, (w, b, mask) in enumerate(zip(self.weights, self.biases, self.masks, strict=True)):
             h = tf.einsum("...i,ij->...j", h, w * mask) + b
+            if i == 0 and context is not None:
+                h += tf.einsum("...i,ij->...j", context, self.context_weight)
             if i < last:
                 h = tf.nn.relu(h)
         return tf.split(h, self.num_outputs, axis=-1)
@@ -151,24 +169,61 @@ class IAFLayer(tf.Module):
         order=None,
         forget_bias: float = 2.0,
         seed: int = 0,
+        context_size: int = 0,
         name: str | None = None,
     ):
         super().__init__(name=name)
-        self.made = MADE(latent_size, hidden_sizes, 2, order, seed)
+        self.made = MADE(latent_size, hidden_sizes, 2, order, seed, context_size)
         self.forget_bias = validation.real("forget_bias", forget_bias)
 
-    def __call__(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        m, s = self.made(z)
+    def __call__(self, z: tf.Tensor, context: tf.Tensor | None = None):
+        """``(f(z), log |det|)``; ``context`` if the layer was built with a ``context_size``."""
+        m, s = self.made(z, context)
         log_sigma = tf.math.log_sigmoid(s + self.forget_bias)
         sigma = tf.exp(log_sigma)
         return sigma * z + (1.0 - sigma) * m, tf.reduce_sum(log_sigma, axis=-1)
+
+
+class AmortizedPlanarFlow(tf.Module):
+    """A planar flow whose ``u``, ``w`` and ``b`` are linear functions of a context ``h`` (the
+    encoder's view of ``x``), as Rezende & Mohamed amortize them: one map per image.
+
+    Args:
+      latent_size: ``d``.
+      context_size: the size of ``h``.
+      seed: of the initial map (small weights, so the flow starts near the identity).
+    """
+
+    def __init__(self, latent_size: int, context_size: int, seed: int = 0, name: str | None = None):
+        super().__init__(name=name)
+        d = validation.positive_int("latent_size", latent_size)
+        c = validation.positive_int("context_size", context_size)
+        init = tf.random.stateless_normal([c, 2 * d + 1], seed=[seed, 0], stddev=0.01)
+        self.map = tf.Variable(init, name="map")
+        bias = tf.concat([tf.zeros([d]), tf.fill([d], 0.1), [0.0]], axis=0)  # u, w, b
+        self.bias = tf.Variable(bias, name="bias")
+        self.latent_size = d
+
+    def __call__(self, z: tf.Tensor, context: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``z`` ``[..., batch, d]``, ``context`` ``[batch, context_size]``."""
+        d = self.latent_size
+        params = tf.matmul(context, self.map) + self.bias  # [batch, 2d + 1]
+        u, w, b = params[:, :d], params[:, d : 2 * d], params[:, 2 * d]
+        wu = tf.reduce_sum(w * u, axis=-1, keepdims=True)
+        u_hat = u + (-1.0 + tf.nn.softplus(wu) - wu) * w / tf.reduce_sum(w**2, -1, keepdims=True)
+        h = tf.tanh(tf.reduce_sum(z * w, axis=-1) + b)  # broadcasts over leading sample axes
+        out = z + h[..., None] * u_hat
+        psi = (1.0 - h**2)[..., None] * w
+        log_det = tf.math.log(tf.abs(1.0 + tf.reduce_sum(psi * u_hat, axis=-1)))
+        return out, log_det
 
 
 class Flow(tf.Module):
     """Layers applied in turn; returns the output and the summed log-determinant.
 
     ``Flow.iaf(d, num_layers)`` stacks IAF layers whose orders alternate (forward, reversed);
-    ``Flow.planar(d, num_layers)`` stacks planar layers.
+    ``Flow.planar(d, num_layers)`` stacks planar layers. With ``context_size``, the layers take
+    a context (amortized planar layers; IAF layers whose MADE sees it).
     """
 
     def __init__(self, layers, name: str | None = None):
@@ -178,35 +233,59 @@ class Flow(tf.Module):
         self.layers = list(layers)
 
     @classmethod
-    def iaf(cls, latent_size: int, num_layers: int = 2, hidden_sizes=(64,), seed: int = 0):
+    def iaf(
+        cls,
+        latent_size: int,
+        num_layers: int = 2,
+        hidden_sizes=(64,),
+        seed: int = 0,
+        context_size: int = 0,
+    ):
         num_layers = validation.positive_int("num_layers", num_layers)
         orders = [np.arange(latent_size), np.arange(latent_size)[::-1]]
         return cls(
             [
-                IAFLayer(latent_size, hidden_sizes, orders[k % 2], seed=seed + k)
+                IAFLayer(
+                    latent_size,
+                    hidden_sizes,
+                    orders[k % 2],
+                    seed=seed + k,
+                    context_size=context_size,
+                )
                 for k in range(num_layers)
             ]
         )
 
     @classmethod
-    def planar(cls, latent_size: int, num_layers: int = 4, seed: int = 0):
+    def planar(cls, latent_size: int, num_layers: int = 4, seed: int = 0, context_size: int = 0):
         num_layers = validation.positive_int("num_layers", num_layers)
+        if context_size:
+            return cls(
+                [
+                    AmortizedPlanarFlow(latent_size, context_size, seed + k)
+                    for k in range(num_layers)
+                ]
+            )
         return cls([PlanarFlow(latent_size, seed + k) for k in range(num_layers)])
 
-    def __call__(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def __call__(self, z: tf.Tensor, context: tf.Tensor | None = None):
+        """``(z_K, sum_k log |det|)``; ``context`` goes to the layers that take one."""
         log_det = tf.zeros(tf.shape(z)[:-1], z.dtype)
         for layer in self.layers:
-            z, step = layer(z)
+            takes = isinstance(layer, AmortizedPlanarFlow) or (
+                isinstance(layer, IAFLayer) and layer.made.context_size > 0
+            )
+            z, step = layer(z, context) if takes else layer(z)
             log_det += step
         return z, log_det
 
 
-def flow_log_det_check(layer, z: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """``(log |det|`` the layer returns, ``log |det|`` of its Jacobian by automatic
+def flow_log_det_check(layer, z: tf.Tensor, context: tf.Tensor | None = None):
+    """``(log |det|`` the layer returns, ``log |det|`` of its Jacobian in ``z`` by automatic
     differentiation and ``slogdet``), for ``z`` ``[batch, d]``: what the tests compare."""
     with tf.GradientTape() as tape:
         tape.watch(z)
-        out, log_det = layer(z)
+        out, log_det = layer(z) if context is None else layer(z, context)
     jacobian = tape.batch_jacobian(out, z)  # [batch, d, d]
     _, numeric = np.linalg.slogdet(jacobian.numpy().astype(np.float64))
     return log_det.numpy(), numeric

@@ -4,6 +4,7 @@
 - :mod:`vaelib.objectives.estimators`: score-function and reparameterization gradients.
 - :mod:`vaelib.objectives.importance_weighted`: the importance-weighted bound and its
   estimators (standard, STL, DReG), ``iwae_loss``, active units.
+- :mod:`vaelib.objectives.flow_loss`: the ELBO and the loss with a flow posterior.
 - :mod:`vaelib.objectives.prior_loss`: the ELBO and the loss with a learned prior.
 - :mod:`vaelib.objectives.kl_options`: beta, free bits and KL warm-up.
 - :mod:`vaelib.objectives.classify`: the classifier's loss and accuracy (chapters 2, 3).
