@@ -169,23 +169,21 @@ vaelib.glue("mode", "dynamic")
 
 
 def test_the_script_executes_a_copy_and_catches_a_planted_drift(tmp_path, monkeypatch):
-    """End to end: a chapter stored with count 3 re-runs with count 4 (the planted change in
-    its environment) and is reported; the stored notebook is not touched."""
+    """End to end, with one kernel run: a chapter stored with count 3 (its outputs as
+    vaelib.glue writes them) re-runs with count 4, the planted change in its environment, and
+    is reported; the stored notebook is not touched. Compared with itself, nothing moved."""
     path = tmp_path / "planted.ipynb"
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Planted"), nbformat.v4.new_code_cell(PLANTED)]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    script = _script()
-    monkeypatch.setenv("DRIFT_COUNT", "3")
-    script._executor()(nb, path)
+    cell = nbformat.v4.new_code_cell(PLANTED)
+    cell.outputs = [
+        nbformat.from_dict(glued("count", "3")),
+        nbformat.from_dict(glued("mode", "dynamic")),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Planted"), cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, path)
     before = path.read_text()
-    out = io.StringIO()
-    assert script.check([path], scratch=tmp_path / "scratch", out=out) == []
+    script, out = _script(), io.StringIO()
     monkeypatch.setenv("DRIFT_COUNT", "4")
     moved = script.check([path], scratch=tmp_path / "scratch", out=out)
     assert [(p.name, r.key, r.stored, r.new) for p, r in moved] == [
@@ -193,5 +191,8 @@ def test_the_script_executes_a_copy_and_catches_a_planted_drift(tmp_path, monkey
     ]
     assert "MOVED count: '3' -> '4'" in out.getvalue()
     assert path.read_text() == before
-    # and compared with a folder of new versions, without executing
+    # without executing: against a folder of new versions, and against itself
     assert len(script.check([path], new_dir=tmp_path / "scratch", out=out)) == 1
+    (tmp_path / "same").mkdir()
+    (tmp_path / "same" / "planted.ipynb").write_text(before)
+    assert script.check([path], new_dir=tmp_path / "same", out=out) == []
