@@ -7,6 +7,8 @@ ELBO surgery, and how far the encoder is from the best Gaussian for each image.
 - :mod:`vaelib.diagnostics.surgery`: ELBO surgery (Hoffman & Johnson 2016).
 - :mod:`vaelib.diagnostics.gaps`: per-image Gaussians and the approximation and
   amortization gaps (Cremer et al. 2018).
+- :mod:`vaelib.diagnostics.grid`: the exact posterior and log p(x) of a 2-D latent model on a
+  grid (chapter 12).
 
 The package holds every name of vaelib 0.1's flat module ``vaelib.diagnostics``, so
 ``vaelib.diagnostics.X`` still works. Arrays returned are NumPy, float64 where they are
@@ -21,6 +23,12 @@ from vaelib.diagnostics.gaps import (  # noqa: F401 (re-exported)
     gaussian_iwae,
     optimize_gaussians,
 )
+from vaelib.diagnostics.grid import (  # noqa: F401 (re-exported)
+    GridPosterior,
+    grid_posterior,
+    refinement_check,
+    vae_log_joint,
+)
 from vaelib.diagnostics.latents import (  # noqa: F401 (re-exported)
     _check_positive_int,
     _gaussians,
@@ -29,5 +37,9 @@ from vaelib.diagnostics.latents import (  # noqa: F401 (re-exported)
     latent_variance,
     log_aggregate_posterior,
 )
-from vaelib.diagnostics.surgery import Surgery, elbo_surgery  # noqa: F401 (re-exported)
+from vaelib.diagnostics.surgery import (  # noqa: F401 (re-exported)
+    Surgery,
+    elbo_surgery,
+    reverse_marginal_kl,
+)
 from vaelib.objectives.importance_weighted import active_units  # noqa: F401 (as in 0.1)

@@ -27,7 +27,7 @@ from vaelib.models.distributions import (
     std_normal_log_prob,
 )
 
-__all__ = ["Surgery", "elbo_surgery"]
+__all__ = ["Surgery", "elbo_surgery", "reverse_marginal_kl"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +56,12 @@ class Surgery:
 
 
 def elbo_surgery(
-    q_mu, q_logvar, samples_per_example: int = 4, seed: int = 0, chunk_size: int = 1024
+    q_mu,
+    q_logvar,
+    samples_per_example: int = 4,
+    seed: int = 0,
+    chunk_size: int = 1024,
+    log_prior=None,
 ) -> Surgery:
     """Hoffman & Johnson's decomposition of the average KL, estimated by Monte Carlo.
 
@@ -71,6 +76,9 @@ def elbo_surgery(
       samples_per_example: ``S >= 2``.
       seed: the codes' seed.
       chunk_size: see :func:`log_aggregate_posterior`.
+      log_prior: ``log p(z)`` for ``z`` ``[..., latent]`` (e.g. a learned prior's
+        ``log_prob``); ``None`` is N(0, I). Without a closed form for the KL, ``average_kl``
+        is then the Monte Carlo mean of ``log q(z|x_n) - log p(z)`` over the same codes.
 
     Returns:
       A :class:`Surgery`.
@@ -82,7 +90,15 @@ def elbo_surgery(
     eps = np.random.default_rng(seed).standard_normal((samples_per_example, n, latent))
     z = q_mu + np.exp(0.5 * q_logvar) * eps  # [S, N, latent]
     log_q_cond = -0.5 * np.sum(np.log(2 * np.pi) + q_logvar + eps**2, axis=-1)  # [S, N]
-    log_p = std_normal_log_prob(tf.constant(z)).numpy()  # [S, N]
+    if log_prior is None:
+        log_p = std_normal_log_prob(tf.constant(z)).numpy()  # [S, N]
+    else:
+        log_p = np.asarray(log_prior(tf.constant(z, tf.float32)), np.float64)
+        if log_p.shape != z.shape[:2] or not np.all(np.isfinite(log_p)):
+            raise ValueError(
+                f"log_prior must return finite values of shape {z.shape[:2]} for z "
+                f"{z.shape}; got {log_p.shape}"
+            )
     log_q = log_aggregate_posterior(z.reshape(-1, latent), q_mu, q_logvar, chunk_size)
     log_q = log_q.reshape(samples_per_example, n)
     info, marginal = log_q_cond - log_q, log_q - log_p  # [S, N] each
@@ -94,7 +110,10 @@ def elbo_surgery(
     mi, mi_se = mean_se(info)
     mkl, mkl_se = mean_se(marginal)
     _, sum_se = mean_se(info + marginal)
-    average_kl = float(np.mean(kl_normal_std(q_mu, q_logvar).numpy()))
+    if log_prior is None:
+        average_kl = float(np.mean(kl_normal_std(q_mu, q_logvar).numpy()))
+    else:
+        average_kl = float(np.mean(log_q_cond - log_p))
     return Surgery(
         average_kl=average_kl,
         mutual_information=mi,
@@ -106,3 +125,33 @@ def elbo_surgery(
         num_examples=n,
         samples_per_example=int(samples_per_example),
     )
+
+
+def reverse_marginal_kl(
+    q_mu, q_logvar, z_prior, log_pz, chunk_size: int = 1024
+) -> tuple[float, float]:
+    """``KL(p(z) || q(z)) = E_p[log p(z) - log q(z)]`` from draws of the prior: the divergence
+    that the *holes* of the aggregate posterior make large (chapter 10), with its standard
+    error over the draws.
+
+    Args:
+      q_mu, q_logvar: ``[N, latent]``, the Gaussians whose mixture is ``q(z)``.
+      z_prior: ``[M, latent]``, draws of the prior.
+      log_pz: ``[M]``, the prior's log density at those draws.
+      chunk_size: see :func:`log_aggregate_posterior`.
+
+    Returns:
+      ``(estimate, standard error)`` in nats.
+    """
+    q_mu, q_logvar = _gaussians(q_mu, q_logvar)
+    z_prior = np.asarray(z_prior, np.float64)
+    log_pz = np.asarray(log_pz, np.float64)
+    if z_prior.ndim != 2 or z_prior.shape[1] != q_mu.shape[1] or log_pz.shape != z_prior.shape[:1]:
+        raise ValueError(
+            f"z_prior must be [M, {q_mu.shape[1]}] and log_pz [M]; got {z_prior.shape} and "
+            f"{log_pz.shape}"
+        )
+    if len(log_pz) < 2:
+        raise ValueError("z_prior needs at least 2 draws for a standard error")
+    values = log_pz - log_aggregate_posterior(z_prior, q_mu, q_logvar, chunk_size)
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))

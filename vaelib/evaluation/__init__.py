@@ -4,6 +4,8 @@
   set, in bounded memory (chapter 7).
 - :mod:`vaelib.evaluation.ais`: annealed importance sampling from the prior, whose estimate
   does not depend on the encoder (checked against the linear-Gaussian model's exact log p(x)).
+- :mod:`vaelib.evaluation.model_bounds`: the ELBO and L_k per image of a VAE with a learned
+  prior or a flow posterior (chapter 12).
 
 The package also holds every name of the flat module ``vaelib.evaluation`` of vaelib 0.1,
 so ``vaelib.evaluation.X`` still works (chapters and old code use it).
@@ -21,3 +23,4 @@ from vaelib.evaluation.marginal_likelihood import (  # noqa: F401 (re-exported)
     evaluate_bounds,
     iwae_bound,
 )
+from vaelib.evaluation.model_bounds import ModelBounds, model_bounds  # noqa: F401 (re-exported)
