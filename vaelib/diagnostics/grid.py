@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from vaelib import validation
 from vaelib.models.distributions import std_normal_log_prob
+from vaelib.models.likelihood_base import Bernoulli
 
 __all__ = ["GridPosterior", "grid_posterior", "refinement_check", "vae_log_joint"]
 
@@ -121,17 +122,30 @@ def refinement_check(
 
 def vae_log_joint(model, x, prior=None) -> LogJoint:
     """``log p(x|z) + log p(z)`` of a :class:`vaelib.VAE` with ``latent_size = 2``, for the
-    images ``x`` ``[batch, input_size]``; ``prior`` has ``log_prob`` (``None``: N(0, I))."""
+    images ``x`` ``[batch, input_size]``; ``prior`` has ``log_prob`` (``None``: N(0, I)).
+
+    A grid point's decoding does not depend on the image, so each point is decoded once; for
+    the Bernoulli likelihood ``log p(x|z) = x . l - sum_i softplus(l_i)`` is then one matrix
+    product over all images (the tests check it equals ``model.log_px_z``)."""
     if model.config.latent_size != 2:
         raise ValueError(
             f"the grid needs a model with latent_size 2, got {model.config.latent_size}"
         )
     x = model.check_input(x)
 
+    bernoulli = isinstance(model.likelihood, Bernoulli)
+
     @tf.function(reduce_retracing=True)
     def log_joint(z):  # [G, 2] -> [G, batch]
-        zb = tf.broadcast_to(z[:, None, :], [tf.shape(z)[0], tf.shape(x)[0], 2])
-        log_pz = std_normal_log_prob(zb) if prior is None else prior.log_prob(zb)
-        return model.log_px_z(x, zb) + log_pz
+        log_pz = std_normal_log_prob(z) if prior is None else prior.log_prob(z)  # [G]
+        if bernoulli:
+            x_logits = model.decoder(z)  # [G, input_size]
+            log_px_z = tf.matmul(x_logits, x, transpose_b=True) - tf.reduce_sum(
+                tf.nn.softplus(x_logits), axis=-1, keepdims=True
+            )
+        else:
+            zb = tf.broadcast_to(z[:, None, :], [tf.shape(z)[0], tf.shape(x)[0], 2])
+            log_px_z = model.log_px_z(x, zb)
+        return log_px_z + log_pz[:, None]
 
     return log_joint

@@ -42,6 +42,9 @@ class Surgery:
       sum_se: the standard error of their sum (whose expectation is ``average_kl``).
       log_n: ``log N``, the most ``I_q`` can be.
       num_examples, samples_per_example: ``N`` and the codes drawn from each ``q(z|x_n)``.
+      marginal_per_example: ``[N]``, the mean of ``log q(z) - log p(z)`` over the codes of
+        image ``n``; its mean is ``marginal_kl``. Two models scored on the same images can be
+        compared image by image (``vaelib.compare``).
     """
 
     average_kl: float
@@ -53,6 +56,7 @@ class Surgery:
     log_n: float
     num_examples: int
     samples_per_example: int
+    marginal_per_example: np.ndarray | None = None
 
 
 def elbo_surgery(
@@ -124,15 +128,15 @@ def elbo_surgery(
         log_n=math.log(n),
         num_examples=n,
         samples_per_example=int(samples_per_example),
+        marginal_per_example=marginal.mean(axis=0),
     )
 
 
-def reverse_marginal_kl(
-    q_mu, q_logvar, z_prior, log_pz, chunk_size: int = 1024
-) -> tuple[float, float]:
-    """``KL(p(z) || q(z)) = E_p[log p(z) - log q(z)]`` from draws of the prior: the divergence
-    that the *holes* of the aggregate posterior make large (chapter 10), with its standard
-    error over the draws.
+def reverse_marginal_kl(q_mu, q_logvar, z_prior, log_pz, chunk_size: int = 1024) -> np.ndarray:
+    """``log p(z_m) - log q(z_m)`` at draws ``z_m`` of the prior: their mean estimates
+    ``KL(p(z) || q(z)) = E_p[log p(z) - log q(z)]``, the divergence that the *holes* of the
+    aggregate posterior make large (chapter 10); their standard deviation over ``sqrt(M)`` is
+    its standard error.
 
     Args:
       q_mu, q_logvar: ``[N, latent]``, the Gaussians whose mixture is ``q(z)``.
@@ -141,7 +145,7 @@ def reverse_marginal_kl(
       chunk_size: see :func:`log_aggregate_posterior`.
 
     Returns:
-      ``(estimate, standard error)`` in nats.
+      ``[M]``, nats.
     """
     q_mu, q_logvar = _gaussians(q_mu, q_logvar)
     z_prior = np.asarray(z_prior, np.float64)
@@ -153,5 +157,4 @@ def reverse_marginal_kl(
         )
     if len(log_pz) < 2:
         raise ValueError("z_prior needs at least 2 draws for a standard error")
-    values = log_pz - log_aggregate_posterior(z_prior, q_mu, q_logvar, chunk_size)
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
+    return log_pz - log_aggregate_posterior(z_prior, q_mu, q_logvar, chunk_size)
