@@ -125,3 +125,31 @@ def test_bad_arguments_are_refused():
         VampPrior(model.encoder, np.full((2, 12), np.nan))
     with pytest.raises(ValueError, match="num_components"):
         MixturePrior(2, num_components=0)
+
+
+def test_a_warm_up_weights_the_kl_from_zero_and_reports_the_true_elbo():
+    vaelib.set_seed(0)
+    model = vaelib.VAE(SMALL)
+    model.prior = MixturePrior(2, 3, seed=1)
+    optimizer = tf.keras.optimizers.Adam(1e-3)
+    loss = prior_loss(model.prior, warmup_steps=4, optimizer=optimizer)
+    data = tf.data.Dataset.from_tensor_slices(binary(40, seed=2)).batch(10)
+    step = make_train_step(model, optimizer, loss, element_spec=data.element_spec)
+    weights = []
+    for batch in data:
+        out = step(batch)
+        weights.append(float(out["kl_weight"]))
+        # the loss is the warmed-up one; "elbo" stays the bound itself
+        np.testing.assert_allclose(
+            float(out["loss"]),
+            -(float(out["log_px_z"]) - weights[-1] * float(out["kl"])),
+            rtol=1e-5,
+        )
+        np.testing.assert_allclose(
+            float(out["elbo"]), float(out["log_px_z"]) - float(out["kl"]), rtol=1e-5
+        )
+    assert weights == [0.0, 0.25, 0.5, 0.75]
+    with pytest.raises(ValueError, match="optimizer"):
+        prior_loss(model.prior, warmup_steps=4)
+    plain = prior_loss(model.prior)(model, tf.constant(binary(5, seed=3)))
+    assert float(plain["kl_weight"]) == 1.0

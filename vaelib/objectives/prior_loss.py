@@ -50,17 +50,43 @@ def prior_elbo(
     return {"elbo": log_px_z - kl, "log_px_z": log_px_z, "kl": kl}
 
 
-def prior_loss(prior, num_samples: int = 1) -> LossFn:
+def prior_loss(prior, num_samples: int = 1, warmup_steps: int = 0, optimizer=None) -> LossFn:
     """``loss_fn(model, x)`` for :func:`vaelib.fit`: ``-mean ELBO`` under ``prior``, with the
-    metrics ``elbo``, ``log_px_z`` and ``kl`` (batch means). The prior's variables train with
-    the model's when it is part of the model (set ``model.prior = prior`` before ``fit``, so
-    that the optimizer sees them)."""
+    metrics ``elbo``, ``log_px_z``, ``kl`` (batch means) and ``kl_weight``. The prior's
+    variables train with the model's when it is part of the model (set ``model.prior = prior``
+    before ``fit``, so that the optimizer sees them).
+
+    Args:
+      prior: anything with ``log_prob(z)``.
+      num_samples: codes per example.
+      warmup_steps: with ``warmup_steps > 0`` the KL term's weight rises linearly from 0 to 1
+        over that many steps, as :func:`vaelib.kl_loss` does (Tomczak & Welling warm up their
+        VampPrior models); ``elbo`` stays the true ELBO.
+      optimizer: the optimizer that trains with this loss; needed for a warm-up, whose
+        schedule reads ``optimizer.iterations`` (``vaelib.fit`` refuses another optimizer).
+
+    Raises:
+      ValueError: a warm-up without an optimizer, or a bad count.
+    """
     num_samples = validation.positive_int("num_samples", num_samples)
+    warmup = validation.integer("warmup_steps", warmup_steps, minimum=0)
+    if warmup and optimizer is None:
+        raise ValueError(
+            "a warm-up (warmup_steps > 0) reads the optimizer's step counter: pass "
+            "optimizer=, the one given to vaelib.fit"
+        )
 
     def loss_fn(model, x):
         out = prior_elbo(model, x, prior, num_samples)
         means = {k: tf.reduce_mean(v) for k, v in out.items()}
-        return {"loss": -means["elbo"], **means}
+        if warmup:
+            t = tf.cast(optimizer.iterations, tf.float32)  # steps taken before this one
+            weight = tf.minimum(1.0, t / warmup)
+        else:
+            weight = tf.constant(1.0)
+        return {"loss": -(means["log_px_z"] - weight * means["kl"]), **means, "kl_weight": weight}
 
     loss_fn.num_samples = num_samples
+    # the optimizer whose counter the warm-up reads (vaelib.fit checks it is the one it trains)
+    loss_fn.optimizer = optimizer if warmup else None
     return loss_fn

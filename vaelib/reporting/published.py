@@ -187,9 +187,7 @@ PUBLISHED: dict[str, PublishedResult] = {
             table="the test log-likelihoods on dynamically binarized MNIST, VAE with L = 1",
             protocol=Protocol(
                 data="MNIST, 50,000 train / 10,000 validation / 10,000 test",
-                binarization=(
-                    "dynamic for training; validation and test one seeded draw (fixed)"
-                ),
+                binarization=("dynamic for training; validation and test one seeded draw (fixed)"),
                 architecture=(
                     "784-300-300-40, two gated dense layers (300 units) in the encoder and "
                     "in the decoder; 500 pseudo-inputs"
