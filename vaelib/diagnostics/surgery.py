@@ -56,7 +56,10 @@ class Surgery:
     log_n: float
     num_examples: int
     samples_per_example: int
-    marginal_per_example: np.ndarray | None = None
+    # an array: left out of == (which compares the scalar terms) and of the repr
+    marginal_per_example: np.ndarray | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
 
 def elbo_surgery(
