@@ -483,3 +483,50 @@ def test_a_tilde_in_checkpoint_dir_is_the_home_folder(tmp_path, monkeypatch, how
         with pytest.raises(error, match="checkpoint_dir must be a folder path"):
             fit_toy(bad, 1)
     assert list(work.iterdir()) == []
+
+
+def test_a_learned_prior_or_flow_is_in_the_fingerprint_and_the_default_vaes_is_unchanged(tmp_path):
+    """Chapter 12's models: two IAF flows whose orders differ have the same variables, so only
+    the fingerprint's ``flow`` field tells them apart; the standard normal prior is the default."""
+    from vaelib.models.flows import Flow, IAFLayer
+    from vaelib.models.priors import MixturePrior, StandardNormalPrior
+    from vaelib.objectives.flow_loss import flow_loss
+
+    config = VAEConfig(input_size=6, hidden_sizes=(5,), latent_size=3)
+    plain = fingerprint(VAE(config))
+    assert set(plain) == set(fingerprint(VAE(config))) and "prior" not in plain
+    standard = VAE(config)
+    standard.prior = StandardNormalPrior(3)
+    assert fingerprint(standard) == plain
+    mixture = VAE(config)
+    mixture.prior = MixturePrior(3, num_components=4)
+    assert fingerprint(mixture)["prior"] == "vaelib.models.priors.MixturePrior"
+
+    x = (np.random.default_rng(0).random((8, 6)) < 0.5).astype(np.float32)
+
+    def with_flow(orders):
+        model = VAE(config)
+        model.flow = Flow([IAFLayer(3, (4,), order, seed=k) for k, order in enumerate(orders)])
+        return model
+
+    def train(model, epochs):
+        return fit(
+            model,
+            tf.keras.optimizers.Adam(1e-2),
+            flow_loss(model.flow),
+            tf.data.Dataset.from_tensor_slices(x).batch(4),
+            FitConfig(epochs=epochs, progress=False, jit_compile=False),
+            checkpoint_dir=tmp_path,
+        )
+
+    forward, backward = with_flow([[0, 1, 2], [2, 1, 0]]), with_flow([[2, 1, 0], [0, 1, 2]])
+    assert [v.shape for v in forward.variables] == [v.shape for v in backward.variables]
+    assert fingerprint(forward)["flow"].startswith(
+        "vaelib.models.flows.Flow[vaelib.models.flows.IAFLayer(order=[0, 1, 2], forget_bias=2.0)"
+    )
+    train(forward, 1)
+    before = contents(tmp_path)
+    with pytest.raises(CheckpointMismatchError, match=r"flow: checkpoint .*order=\[0, 1, 2\]"):
+        train(backward, 2)
+    assert contents(tmp_path) == before
+    train(with_flow([[0, 1, 2], [2, 1, 0]]), 2)  # the same flow resumes

@@ -23,6 +23,22 @@ def _qualname(obj: object) -> str:
     return f"{layout.flat_name(type(obj).__module__)}.{type(obj).__qualname__}"
 
 
+def _describe(part: object) -> str:
+    """A prior's or a flow's class, and for a flow each layer's class and what its variables do
+    not show (an IAF layer's order and forget bias: two flows whose orders differ have the same
+    variables but are different maps)."""
+    layers = getattr(part, "layers", None)
+    if isinstance(layers, list):
+        return f"{_qualname(part)}[{', '.join(_describe(layer) for layer in layers)}]"
+    details = []
+    made = getattr(part, "made", None)
+    if made is not None and getattr(made, "order", None) is not None:
+        details.append(f"order={[int(i) for i in made.order]}")
+    if getattr(part, "forget_bias", None) is not None:
+        details.append(f"forget_bias={part.forget_bias!r}")
+    return f"{_qualname(part)}({', '.join(details)})" if details else _qualname(part)
+
+
 def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, str]:
     """What must agree between a checkpoint and the model that restores it.
 
@@ -31,7 +47,10 @@ def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, 
         Bernoulli (a :class:`vaelib.VAE`'s decoder likelihood), each field of its ``config``
         (if that is a dataclass, as :class:`vaelib.VAEConfig`), the ``activation`` of each
         submodule that has one (as :class:`vaelib.Dense`), and each variable's
-        shape and dtype.
+        shape and dtype. A learned prior or a flow posterior attached as ``model.prior`` or
+        ``model.flow`` (chapter 12) is recorded by class (a flow layer by layer); the
+        standard normal prior, the default, is left out, so the default VAE's fingerprint is
+        the one it had before priors existed.
       optimizer: its class is recorded; its learning rate is not, so that a run
         stopped by a non-finite loss can resume with a lower one.
 
@@ -45,6 +64,12 @@ def fingerprint(model: tf.Module, optimizer: object | None = None) -> dict[str, 
     # out, so the fingerprints of checkpoints written before likelihoods existed still match.
     if likelihood is not None and getattr(likelihood, "name", None) != "Bernoulli":
         out["likelihood"] = repr(likelihood)
+    prior = getattr(model, "prior", None)
+    if prior is not None and type(prior).__name__ != "StandardNormalPrior":
+        out["prior"] = _describe(prior)
+    flow = getattr(model, "flow", None)
+    if flow is not None:
+        out["flow"] = _describe(flow)
     config = getattr(model, "config", None)
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         out.update(
