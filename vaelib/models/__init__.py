@@ -10,6 +10,8 @@
   of all four.
 - :mod:`vaelib.models.priors`: learned priors, a mixture of Gaussians and the VampPrior.
 - :mod:`vaelib.models.flows`: planar flows, MADE and inverse autoregressive flow for q(z|x).
+- :mod:`vaelib.models.quantizer`: the VQ-VAE's codebook: nearest codes, straight-through,
+  the codebook and commitment losses, EMA updates, code usage and dead-code restarts.
 - :mod:`vaelib.models.linear_gaussian`: a model whose posterior and log p(x) are exact
   (chapter 4).
 """

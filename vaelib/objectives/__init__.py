@@ -4,6 +4,8 @@
 - :mod:`vaelib.objectives.estimators`: score-function and reparameterization gradients.
 - :mod:`vaelib.objectives.importance_weighted`: the importance-weighted bound and its
   estimators (standard, STL, DReG), ``iwae_loss``, active units.
+- :mod:`vaelib.objectives.discrete`: gradients through a categorical choice (score function,
+  Gumbel-softmax, straight-through) and the exact gradient by enumeration.
 - :mod:`vaelib.objectives.flow_loss`: the ELBO and the loss with a flow posterior.
 - :mod:`vaelib.objectives.prior_loss`: the ELBO and the loss with a learned prior.
 - :mod:`vaelib.objectives.kl_options`: beta, free bits and KL warm-up.
