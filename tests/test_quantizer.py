@@ -25,6 +25,10 @@ def test_nearest_codes_and_distances_are_the_brute_force_ones():
     np.testing.assert_allclose(vq.distances(z).numpy(), d, rtol=1e-4, atol=1e-6)
     out = vq(z)
     np.testing.assert_array_equal(out.codes.numpy(), want)
+    # per image (the first axis), summed over its 5 positions and 4 coordinates
+    per_image = ((z - vq.codebook.numpy()[want]) ** 2).sum(axis=(1, 2))
+    np.testing.assert_allclose(out.codebook_loss.numpy(), per_image.mean(), rtol=1e-5)
+    np.testing.assert_allclose(out.commitment_loss.numpy(), per_image.mean(), rtol=1e-5)
     np.testing.assert_array_equal(out.z_q.numpy(), vq.codebook.numpy()[want])
     np.testing.assert_allclose(out.z_q_st.numpy(), out.z_q.numpy(), rtol=0, atol=1e-7)
     np.testing.assert_array_equal(vq.lookup(out.codes).numpy(), out.z_q.numpy())

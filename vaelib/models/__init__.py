@@ -12,6 +12,10 @@
 - :mod:`vaelib.models.flows`: planar flows, MADE and inverse autoregressive flow for q(z|x).
 - :mod:`vaelib.models.quantizer`: the VQ-VAE's codebook: nearest codes, straight-through,
   the codebook and commitment losses, EMA updates, code usage and dead-code restarts.
+- :mod:`vaelib.models.vqvae`: the VQ-VAE (chapter 11's convolutions, a 7x7 grid of codes),
+  its loss and its bound under a uniform or a learned prior over codes.
+- :mod:`vaelib.models.code_prior`: a PixelCNN-style autoregressive prior over code grids
+  (masked convolutions, no blind spot), to sample and to score codes.
 - :mod:`vaelib.models.linear_gaussian`: a model whose posterior and log p(x) are exact
   (chapter 4).
 """

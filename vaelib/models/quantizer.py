@@ -19,8 +19,10 @@ ema_update`, one step of K-means when ``decay = 0``. Codes that no encoder outpu
 (*dead codes*) are measured by :func:`code_usage` and can be restarted at encoder outputs
 (:meth:`VectorQuantizer.restart_dead`).
 
-Squared distances are summed over the ``code_size`` coordinates and the losses averaged over
-the vectors (every position of every image counts once).
+The losses follow the book's convention for log-densities: per example (the first axis of
+``z_e``), summed over everything else (an image's positions and each code's coordinates),
+then averaged over the examples; for ``z_e`` of shape ``[n, code_size]`` that is the mean over
+the vectors of the squared distance.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ from vaelib import validation
 __all__ = ["Quantized", "VectorQuantizer", "CodeUsage", "code_usage"]
 
 
+def _per_example_mean(squares: tf.Tensor) -> tf.Tensor:
+    """Summed over all axes but the first, averaged over the first."""
+    per_example = tf.reduce_sum(tf.reshape(squares, [tf.shape(squares)[0], -1]), axis=1)
+    return tf.reduce_mean(per_example)
+
+
 @dataclasses.dataclass(frozen=True)
 class Quantized:
     """What :class:`VectorQuantizer` returns for encoder outputs ``z_e`` ``[..., code_size]``.
@@ -44,8 +52,9 @@ class Quantized:
       z_q_st: ``[..., code_size]``, equal to ``z_q`` (up to rounding); its gradient flows to
         ``z_e`` unchanged (straight-through), so this is what the decoder reads.
       codes: ``[...]`` int32, the index of each vector's code.
-      codebook_loss: ``[]``, mean over vectors of ``||stop_gradient(z_e) - z_q||^2``.
-      commitment_loss: ``[]``, mean over vectors of ``||z_e - stop_gradient(z_q)||^2``.
+      codebook_loss: ``[]``, ``||stop_gradient(z_e) - z_q||^2`` per example (summed over all
+        but the first axis), averaged over the examples.
+      commitment_loss: ``[]``, ``||z_e - stop_gradient(z_q)||^2``, the same way.
     """
 
     z_q: tf.Tensor
@@ -131,12 +140,16 @@ class VectorQuantizer(tf.Module):
         return tf.gather(self.codebook, codes)
 
     def __call__(self, z_e: tf.Tensor) -> Quantized:
-        """Quantizes ``z_e`` ``[..., code_size]``; see :class:`Quantized`."""
+        """Quantizes ``z_e`` ``[n, ..., code_size]``; see :class:`Quantized`."""
         z_e = tf.convert_to_tensor(z_e, tf.float32)
+        if z_e.shape.rank is not None and z_e.shape.rank < 2:
+            raise ValueError(
+                f"z_e must be [n, ..., code_size] (examples first), got shape {z_e.shape}"
+            )
         codes = self.nearest(z_e)
         z_q = tf.gather(self.codebook, codes)
-        codebook_loss = tf.reduce_mean(tf.reduce_sum((tf.stop_gradient(z_e) - z_q) ** 2, -1))
-        commitment = tf.reduce_mean(tf.reduce_sum((z_e - tf.stop_gradient(z_q)) ** 2, -1))
+        codebook_loss = _per_example_mean((tf.stop_gradient(z_e) - z_q) ** 2)
+        commitment = _per_example_mean((z_e - tf.stop_gradient(z_q)) ** 2)
         return Quantized(
             z_q=z_q,
             z_q_st=z_e + tf.stop_gradient(z_q - z_e),
