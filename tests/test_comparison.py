@@ -148,3 +148,26 @@ def test_identical_seeds_are_not_called_a_disagreement():
     zeros = np.zeros((2, 5))
     verdict = vaelib.compare(zeros, zeros, fmt=".1f").verdict()
     assert "disagree" not in verdict and "the 2 seeds give the same +0.0 nats" in verdict
+
+
+def test_a_quantity_per_model_is_compared_over_the_seeds_only():
+    """compare_models: the per-seed differences' mean and SE (SciPy's one-sample t on
+    them), and a verdict that names the pairing by seed."""
+    from vaelib.reporting.comparison import compare_models
+
+    a, b = np.array([12.0, 15.0, 11.0]), np.array([20.0, 22.0, 21.0])
+    c = compare_models(a, b, unit="codes", higher="more", lower="fewer", fmt=".1f")
+    t = stats.ttest_1samp(a - b, 0.0).statistic
+    assert c.z == pytest.approx(t, rel=1e-12)
+    assert c.se_examples == 0 and c.per_seed == (-8.0, -7.0, -10.0)
+    assert c.verdict() == (
+        "fewer by 8.3 ± 0.9 codes (one value per model, paired by seed; all 3 seeds fewer: "
+        "-10.0 to -7.0 codes)"
+    )
+    assert "SE over models" not in str(c) and "SE over seeds: 0.9" in str(c)
+    mixed = compare_models([1.0, 3.0], [2.0, 1.0])
+    assert mixed.verdict().startswith("within the noise")
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        compare_models([1.0], [2.0])
+    with pytest.raises(ValueError, match="one value per model"):
+        compare_models([[1.0, 2.0]], [[1.0, 2.0]])

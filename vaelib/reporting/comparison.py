@@ -12,6 +12,9 @@ these objects, printed beside it:
   the spread of the per-seed differences and whether the seeds agree.
 * ``compare(..., paired=False)`` is for samples that really are independent
   (two different sets of images); the verdict then says "unpaired".
+* :func:`compare_models` is for a quantity that exists once per trained model (the number
+  of dead codes of a codebook, say), not per example: the pairing unit is the seed, and the
+  only uncertainty is the spread over seeds.
 * :func:`compare_ratios` compares two rates measured in the same interleaved
   rounds (a round is the pairing unit) as a ratio.
 * :func:`summarize` is the headline form of one set: its mean with both
@@ -40,7 +43,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Z_THRESHOLD", "Comparison", "compare"]
+__all__ = ["Z_THRESHOLD", "Comparison", "compare", "compare_models"]
 
 Z_THRESHOLD = 2.0  # about a 95% two-sided interval under a normal approximation
 
@@ -129,6 +132,7 @@ class Comparison:
     higher: str = "higher"
     lower: str = "lower"
     fmt: str = ".2f"
+    per_model: bool = False  # one value per model (compare_models): seeds are the examples
 
     @property
     def num_seeds(self) -> int:
@@ -168,6 +172,8 @@ class Comparison:
         return self.higher if self.difference > 0 else self.lower
 
     def _over(self) -> str:
+        if self.per_model:
+            return "one value per model, paired by seed"
         if self.paired:
             return f"paired over {_count(self.num_examples, self.examples)}"
         n_a, n_b = self.num_examples_ab
@@ -195,13 +201,15 @@ class Comparison:
 
     def rows(self) -> list[tuple[str, str]]:
         f, unit = self.fmt, f" {self.unit}" if self.unit else ""
-        rows = [
-            ("difference (a - b)", f"{self.difference:+{f}}{unit}"),
-            (
-                f"SE over {self.examples}",
-                f"{self.se_examples:{f}}" + (" (paired)" if self.paired else " (unpaired, Welch)"),
-            ),
-        ]
+        rows = [("difference (a - b)", f"{self.difference:+{f}}{unit}")]
+        if not self.per_model:
+            rows.append(
+                (
+                    f"SE over {self.examples}",
+                    f"{self.se_examples:{f}}"
+                    + (" (paired)" if self.paired else " (unpaired, Welch)"),
+                )
+            )
         if self.num_seeds > 1:
             rows += [
                 ("SE over seeds", f"{self.se_seeds:{f}}"),
@@ -294,4 +302,56 @@ def compare(
         higher=higher,
         lower=lower,
         fmt=fmt,
+    )
+
+
+def compare_models(
+    a,
+    b,
+    *,
+    unit: str = "",
+    higher: str = "higher",
+    lower: str = "lower",
+    fmt: str = ".2f",
+) -> Comparison:
+    """Compares a quantity measured once per trained model, ``a[s]`` against ``b[s]`` for
+    the models of seed ``s``: the mean of the per-seed differences, its standard error over
+    the seeds, and a verdict ("fewer by 7.3 ± 1.2 codes (one value per model, paired by seed;
+    all 3 seeds fewer: ...)"). With no examples to average over, the seeds are the only
+    replication: two or three seeds can rarely settle a small difference, and the verdict
+    says "within the noise" when they cannot.
+
+    Args:
+      a, b: ``[num_seeds]``, at least 2 seeds.
+      unit, higher, lower, fmt: as in :func:`compare`.
+
+    Raises:
+      ValueError: shapes that differ, fewer than 2 seeds, a non-finite value.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"a and b must be [num_seeds], one value per model, of one shape; got {a.shape} "
+            f"and {b.shape}"
+        )
+    if a.size < 2:
+        raise ValueError(f"compare_models needs at least 2 seeds, got {a.size}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("a or b holds a non-finite value: fix the measurement first")
+    per_seed = a - b
+    return Comparison(
+        difference=float(per_seed.mean()),
+        se_examples=0.0,
+        se_seeds=float(_sd(per_seed) / math.sqrt(per_seed.size)),
+        per_seed=tuple(float(d) for d in per_seed),
+        num_examples=1,
+        num_examples_ab=(1, 1),
+        paired=True,
+        unit=unit,
+        examples="models",
+        higher=higher,
+        lower=lower,
+        fmt=fmt,
+        per_model=True,
     )
