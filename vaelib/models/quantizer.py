@@ -15,7 +15,8 @@ rows of the codebook. The argmin has no gradient, so three terms train the model
 
 Instead of the codebook loss the codebook can follow its assignments by exponential moving
 averages (van den Oord et al., appendix A.1; Razavi et al. 2019): :meth:`VectorQuantizer.
-ema_update`, one step of K-means when ``decay = 0``. Codes that no encoder output chooses
+ema_update`, with ``decay = 0`` one step of K-means on the batch for the codes that receive
+vectors (a code that receives none moves to the origin). Codes that no encoder output chooses
 (*dead codes*) are measured by :func:`code_usage` and can be restarted at encoder outputs
 (:meth:`VectorQuantizer.restart_dead`).
 
@@ -70,8 +71,8 @@ class VectorQuantizer(tf.Module):
     Args:
       num_codes: ``K``, the codebook's size.
       code_size: ``D``, the size of each code (the encoder's channels).
-      seed: of the initial codebook, uniform in ``[-1/K, 1/K]`` (as van den Oord et al.'s
-        public reimplementations start it).
+      seed: of the initial codebook, uniform in ``[-1/K, 1/K]`` (as common public
+        reimplementations start it; the authors' Sonnet code uses a variance-scaling one).
       ema_decay: ``None`` (the default) trains the codebook by gradient, with the codebook
         loss; a number in ``[0, 1)`` makes the codebook a non-trainable variable that
         :meth:`ema_update` moves.
@@ -164,9 +165,9 @@ class VectorQuantizer(tf.Module):
         ``counts <- decay counts + (1 - decay) n_k`` and ``sums <- decay sums + (1 - decay)
         sum_{i: code i = k} z_e_i``; the code is ``sums / counts`` with the counts Laplace
         smoothed (``(counts + eps) / (n + K eps) n``, ``n`` their total). With ``decay = 0``
-        this is one step of K-means (Lloyd's). A code nobody chooses keeps its vector while
-        its count, shrinking by ``decay`` per update, stays well above ``epsilon``; below that
-        the smoothing pulls it towards the origin (where it may be chosen again).
+        this is one step of K-means (Lloyd's) for the codes that receive vectors. A code nobody
+        chooses keeps its vector while its count, shrinking by ``decay`` per update, stays well
+        above ``epsilon``; below that the smoothing pulls it towards the origin.
 
         Args:
           z_e: ``[..., code_size]``, the encoder's outputs (not differentiated).

@@ -6,7 +6,8 @@
 * :class:`vaelib.models.quantizer.VectorQuantizer` replaces each vector by its nearest code.
 * :class:`VQDecoder`: ``[batch, 7, 7, code_size]`` -> transposed conv 3x3 stride 2 (``c2``) ->
   transposed conv 3x3 stride 2 (``c1``) -> transposed conv 3x3 stride 1 to one channel:
-  ``x_logits`` ``[batch, 784]`` of a Bernoulli decoder, as in every other chapter.
+  ``x_logits`` ``[batch, 784]`` of a Bernoulli decoder on binarized pixels (as in chapters
+  6-10 and 12).
 
 :func:`vq_loss` is van den Oord et al.'s objective, ``-log p(x | z_q) + ||sg(z_e) - z_q||^2 +
 beta ||z_e - sg(z_q)||^2`` per image (the reconstruction summed over pixels, the two
@@ -18,8 +19,8 @@ codebook follows its assignments instead (the codebook term is dropped).
 ``log p(x | c(x)) + log p(c(x)) <= log p(x)`` holds for the generative model ``p(c) p(x|c)``:
 with the uniform prior of training it is ``log p(x | c(x)) - 49 log K``; with a learned
 prior over codes (:class:`vaelib.models.code_prior.PixelCNNPrior`) it is a bound on the
-likelihood of a model that can generate, comparable in kind with chapters 6-12's ELBOs on
-the same binarized images.
+likelihood of another model (the same decoder, that prior), in nats like the ELBOs of chapters
+6-10 and 12 on binarized images. Either bound is loose by exactly ``-log p(c(x) | x)``.
 """
 
 from __future__ import annotations
