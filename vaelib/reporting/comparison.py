@@ -1,5 +1,9 @@
 """Comparisons a reader can trust: paired differences, their standard errors, seeds, verdicts.
 
+(Over 300 lines because the three ways of comparing, per example, per model and their shared
+:class:`Comparison` with its verdict wording, are one concept: every comparative sentence in the
+book is glued from it, and splitting them would split the rules below from the code.)
+
 Every "better", "worse", "faster", "helps" or "hurts" in the book is a
 comparison of two sets of measurements, and its sentence is glued from one of
 these objects, printed beside it:
