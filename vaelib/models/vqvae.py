@@ -7,20 +7,21 @@
 * :class:`VQDecoder`: ``[batch, 7, 7, code_size]`` -> transposed conv 3x3 stride 2 (``c2``) ->
   transposed conv 3x3 stride 2 (``c1``) -> transposed conv 3x3 stride 1 to one channel:
   ``x_logits`` ``[batch, 784]`` of a Bernoulli decoder on binarized pixels (as in chapters
-  6-10 and 12).
+  6-12; chapter 11 also has other likelihoods).
 
 :func:`vq_loss` is van den Oord et al.'s objective, ``-log p(x | z_q) + ||sg(z_e) - z_q||^2 +
 beta ||z_e - sg(z_q)||^2`` per image (the reconstruction summed over pixels, the two
 distances over the grid's positions and the code's coordinates). With ``ema_decay`` the
 codebook follows its assignments instead (the codebook term is dropped).
 
-**What its "ELBO" is** (:func:`vq_bound`). The posterior is a point mass on the code grid
-``c(x)``, so its entropy is 0 and ``KL(q(c|x) || p(c)) = -log p(c(x))``. The bound
-``log p(x | c(x)) + log p(c(x)) <= log p(x)`` holds for the generative model ``p(c) p(x|c)``:
-with the uniform prior of training it is ``log p(x | c(x)) - 49 log K``; with a learned
-prior over codes (:class:`vaelib.models.code_prior.PixelCNNPrior`) it is a bound on the
-likelihood of another model (the same decoder, that prior), in nats like the ELBOs of chapters
-6-10 and 12 on binarized images. Either bound is loose by exactly ``-log p(c(x) | x)``.
+**What its "ELBO" is** (:func:`vq_bound`). The encoder's approximate posterior is a point
+mass on the code grid ``c(x)``, so its entropy is 0 and ``KL(q(c|x) || p(c)) =
+-log p(c(x))``. The bound ``log p(x | c(x)) + log p(c(x)) <= log p(x)`` holds for the
+generative model ``p(c) p(x|c)``: with the uniform prior of training it is
+``log p(x | c(x)) - 49 log K``; with a learned prior over codes
+(:class:`vaelib.models.code_prior.PixelCNNPrior`) it is a bound on the likelihood of another
+model (the same decoder, that prior), in nats like the ELBOs of chapters 6-12 on binarized
+images. Either bound is loose by exactly ``-log p(c(x) | x)``.
 """
 
 from __future__ import annotations
