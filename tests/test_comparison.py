@@ -171,3 +171,68 @@ def test_a_quantity_per_model_is_compared_over_the_seeds_only():
         compare_models([1.0], [2.0])
     with pytest.raises(ValueError, match="one value per model"):
         compare_models([[1.0, 2.0]], [[1.0, 2.0]])
+
+
+def _null_runs(rng, seed_sd, image_sd, trials, num_seeds=3, num_images=200):
+    """``trials`` comparisons of two models that differ by nothing but noise: each seed
+    shifts its difference by N(0, seed_sd), each image by N(0, image_sd)."""
+    for _ in range(trials):
+        b = rng.normal(-90, 30, size=(num_seeds, num_images))
+        shift = rng.normal(0, seed_sd, size=(num_seeds, 1))
+        yield cmp.compare(b + shift + rng.normal(0, image_sd, size=b.shape), b)
+
+
+@pytest.mark.parametrize(
+    "seed_sd, image_sd, rule",
+    [(1.0, 1.0, "seeds dominate"), (0.0, 3.0, "images dominate")],
+)
+def test_false_alarms_stay_at_5_percent_with_three_seeds(seed_sd, image_sd, rule):
+    """With no true difference, a 'significant' verdict is a false alarm. It must come at
+    most 5% of the time (plus Monte Carlo noise) whichever part of the uncertainty dominates;
+    the old rule (|z| >= 2 always) gave about 18% when three seeds' spread dominates."""
+    rng = np.random.default_rng(11)
+    trials = 3000
+    runs = list(_null_runs(rng, seed_sd, image_sd, trials))
+    rate = np.mean([c.significant for c in runs])
+    old_rate = np.mean([abs(c.z) >= cmp.Z_THRESHOLD for c in runs])
+    mc_se = np.sqrt(0.05 * 0.95 / trials)
+    assert rate <= 0.05 + 3 * mc_se, (rule, rate)
+    if rule == "seeds dominate":
+        assert old_rate > 0.12  # the problem the t critical value fixes
+        assert 0.02 < rate  # and not so strict that nothing is ever significant
+        assert np.median([c.df for c in runs]) < 3 and np.median([c.critical for c in runs]) > 3.5
+    else:
+        # The per-seed means still carry the images' noise, so the seed part is never 0 and
+        # the critical value stays a little above 2 (the quadrature is conservative).
+        assert 2.0 <= np.median([c.critical for c in runs]) < 2.3
+
+
+def test_critical_value_follows_the_dominant_part():
+    rng = np.random.default_rng(12)
+    b = rng.normal(-90, 30, size=(3, 1000))
+    seeds_only = cmp.compare_models([1.0, 1.5, 1.2], [0.0, 0.0, 0.0])
+    assert seeds_only.df == pytest.approx(2.0)
+    assert seeds_only.critical == pytest.approx(stats.t.ppf(0.975, 2))
+    images_only = cmp.compare(b[0] + rng.normal(0.1, 1.0, size=1000), b[0])
+    assert images_only.df == 999 and images_only.critical == cmp.Z_THRESHOLD
+    one_seed = cmp.compare(b[0, :5] + 1.0 + rng.normal(0, 0.3, 5), b[0, :5])
+    assert one_seed.df == pytest.approx(4.0)
+    assert one_seed.critical == pytest.approx(stats.t.ppf(0.975, 4))
+    x, y = rng.normal(0, 1, 8), rng.normal(0, 5, 30)
+    unpaired = cmp.compare(x, y, paired=False)
+    vx, vy = x.var(ddof=1) / 8, y.var(ddof=1) / 30
+    welch_df = (vx + vy) ** 2 / (vx**2 / 7 + vy**2 / 29)
+    assert unpaired.df == pytest.approx(welch_df)
+    assert unpaired.critical == pytest.approx(max(2.0, stats.t.ppf(0.975, welch_df)))
+
+
+def test_a_difference_short_of_the_t_value_says_why():
+    """Three agreeing seeds, 3 standard errors: a normal reference would call it; with two
+    degrees of freedom it is within the noise, and the verdict names the critical value."""
+    result = cmp.compare_models([3.0, 1.0, 2.2], [0.0, 0.0, 0.0], unit="codes", fmt=".1f")
+    assert 2 <= abs(result.z) < result.critical
+    assert not result.significant and result.direction is None
+    verdict = result.verdict()
+    assert verdict.startswith("within the noise: +2.1 ± 0.6 codes")
+    assert "short of the 4.30 that 2.0 degrees of freedom need" in verdict
+    assert "significant at |z| >=" in str(result) and "4.30 (t, 2.0 df)" in str(result)

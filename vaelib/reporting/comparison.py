@@ -32,8 +32,13 @@ The rules, written once here and used by every chapter:
 * With several seeds, the per-seed mean differences give the seed standard
   error ``sd / sqrt(num_seeds)``. The uncertainty of the difference is the two
   added in quadrature (conservative: seed noise is partly in both).
-* A difference is *significant* when it is at least :data:`Z_THRESHOLD`
-  standard errors from zero, and *conclusive* when it is significant and every
+* A difference is *significant* when it is at least :attr:`Comparison.critical`
+  standard errors from zero: Student's t 97.5% point for the degrees of freedom of
+  that uncertainty (Welch-Satterthwaite: ``num_examples - 1`` for the part over
+  examples, ``num_seeds - 1`` for the part over seeds), and never less than
+  :data:`Z_THRESHOLD`. When the images dominate, that is 2; when the spread of three
+  seeds dominates, it is up to 4.30 (two degrees of freedom): three numbers estimate
+  their own spread poorly. It is *conclusive* when it is significant and every
   seed's difference has its sign. Only a conclusive comparison gets a
   direction word ("lower by ..."); otherwise the verdict says "within the
   noise" or "the seeds disagree".
@@ -47,9 +52,11 @@ from typing import Sequence
 
 import numpy as np
 
+from vaelib.reporting.student_t import t_quantile, welch_satterthwaite
+
 __all__ = ["Z_THRESHOLD", "Comparison", "compare", "compare_models"]
 
-Z_THRESHOLD = 2.0  # about a 95% two-sided interval under a normal approximation
+Z_THRESHOLD = 2.0  # the least critical value: about a 95% two-sided interval for many examples
 
 
 def _as_seeds_by_examples(values, name: str) -> np.ndarray:
@@ -137,6 +144,25 @@ class Comparison:
     lower: str = "lower"
     fmt: str = ".2f"
     per_model: bool = False  # one value per model (compare_models): seeds are the examples
+    df_examples: float = math.inf  # degrees of freedom of se_examples
+
+    @property
+    def df(self) -> float:
+        """Degrees of freedom of :attr:`se` (Welch-Satterthwaite over its two parts; the
+        part over seeds has ``num_seeds - 1``); ``math.inf`` when both parts are 0."""
+        return welch_satterthwaite(
+            [self.se_examples, self.se_seeds],
+            [self.df_examples, max(self.num_seeds - 1, 1)],
+        )
+
+    @property
+    def critical(self) -> float:
+        """How many standard errors from zero a significant difference must be: Student's
+        t 97.5% point for :attr:`df`, at least :data:`Z_THRESHOLD`."""
+        df = self.df
+        if math.isinf(df):
+            return Z_THRESHOLD
+        return max(Z_THRESHOLD, t_quantile(0.975, df))
 
     @property
     def num_seeds(self) -> int:
@@ -156,7 +182,7 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
-        return abs(self.z) >= Z_THRESHOLD
+        return abs(self.z) >= self.critical
 
     @property
     def seeds_agree(self) -> bool:
@@ -201,6 +227,11 @@ class Comparison:
                 f"not settled: {self.difference:+{f}} ± {self.se:{f}}{unit}, "
                 f"but {seeds} ({self._over()})"
             )
+        if abs(self.z) >= Z_THRESHOLD:  # would pass a normal reference; the df say no
+            detail = (
+                f"{abs(self.z):.1f} standard errors, short of the {self.critical:.2f} that "
+                f"{self.df:.1f} degrees of freedom need; {detail}"
+            )
         return f"within the noise: {self.difference:+{f}} ± {self.se:{f}}{unit} ({detail})"
 
     def rows(self) -> list[tuple[str, str]]:
@@ -219,7 +250,11 @@ class Comparison:
                 ("SE over seeds", f"{self.se_seeds:{f}}"),
                 ("per seed", ", ".join(f"{d:+{f}}" for d in self.per_seed)),
             ]
-        rows += [("z", f"{self.z:+.1f}"), ("verdict", self.verdict())]
+        rows += [
+            ("z", f"{self.z:+.1f}"),
+            ("significant at |z| >=", f"{self.critical:.2f} (t, {self.df:.1f} df)"),
+            ("verdict", self.verdict()),
+        ]
         return rows
 
     def __str__(self) -> str:
@@ -287,11 +322,14 @@ def compare(
         per_example = differences.mean(axis=0)
         se_examples = _sd(per_example) / math.sqrt(per_example.size)
         num_examples = a.shape[1]
+        df_examples = float(num_examples - 1)
     else:
         mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)  # seed-averaged, per example
         per_seed = a.mean(axis=1) - b.mean(axis=1)
-        se_examples = math.sqrt(_sd(mean_a) ** 2 / mean_a.size + _sd(mean_b) ** 2 / mean_b.size)
+        se_a, se_b = _sd(mean_a) / math.sqrt(mean_a.size), _sd(mean_b) / math.sqrt(mean_b.size)
+        se_examples = math.hypot(se_a, se_b)
         num_examples = min(a.shape[1], b.shape[1])
+        df_examples = welch_satterthwaite([se_a, se_b], [mean_a.size - 1, mean_b.size - 1])
     se_seeds = _sd(per_seed) / math.sqrt(per_seed.size)
     return Comparison(
         difference=float(per_seed.mean()),
@@ -306,6 +344,7 @@ def compare(
         higher=higher,
         lower=lower,
         fmt=fmt,
+        df_examples=df_examples,
     )
 
 
