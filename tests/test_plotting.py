@@ -46,5 +46,22 @@ def test_latent_scatter_and_curves():
     assert len(ax.collections[0].get_offsets()) == 5
     with pytest.raises(ValueError, match=r"\[N, 2\]"):
         plotting.latent_scatter(np.zeros((5, 3)), np.arange(5))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        plotting.latent_scatter(np.zeros((5, 2)), np.arange(4))
     fig, ax = plotting.plot_curves({"a": ([1, 2], [3, 4]), "b": ([1, 2], [4, 5])}, logy=True)
     assert len(ax.get_lines()) == 2 and ax.get_yscale() == "log"
+
+
+def test_latent_scatter_writes_each_label_at_its_median():
+    """Colour is not the only carrier: each class's label sits at its points' median."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([3, 7], 50)
+    centres = np.where(labels[:, None] == 3, [-2.0, 1.0], [2.0, -1.0])
+    z = centres + rng.normal(0, 0.1, size=(100, 2))
+    fig, ax = plotting.latent_scatter(z, labels)
+    texts = {t.get_text(): t.get_position() for t in ax.texts}
+    assert set(texts) == {"3", "7"}
+    for label in (3, 7):
+        assert np.allclose(texts[str(label)], np.median(z[labels == label], axis=0))
+    fig, ax = plotting.latent_scatter(z, labels, annotate=False)
+    assert not ax.texts

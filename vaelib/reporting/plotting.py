@@ -118,19 +118,49 @@ def latent_grid(decoder, *, n: int = 15, span: float = 2.5, ax=None):
     return fig, ax
 
 
-def latent_scatter(z, labels, *, ax=None, title: str | None = None):
-    """Scatters 2-D codes ``[N, 2]`` coloured by integer label; returns ``(fig, ax)``."""
+def latent_scatter(z, labels, *, ax=None, title: str | None = None, annotate: bool = True):
+    """Scatters 2-D codes coloured by integer label; returns ``(fig, ax)``.
+
+    Colour is not the only carrier of the label: with ``annotate`` each label is also
+    written, in black on a white outline, at the median code of its points, so a reader
+    who cannot tell the colours apart still sees where each class sits.
+
+    Args:
+      z: ``[N, 2]`` codes.
+      labels: ``[N]`` integer labels in 0..9 (digit classes).
+      ax: axes to draw into; a new figure when ``None``.
+      title: axes title.
+      annotate: write each label at its points' median.
+
+    Raises:
+      ValueError: ``z`` not ``[N, 2]``, or ``labels`` not ``[N]``.
+    """
     z = np.asarray(z)
+    labels = np.asarray(labels)
     if z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(f"z must have shape [N, 2], got {z.shape}")
+    if labels.shape != (z.shape[0],):
+        raise ValueError(
+            f"labels must have shape [{z.shape[0]}] (one per code), got {labels.shape}"
+        )
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.2, 4.4))
     else:
         fig = ax.figure
     points = ax.scatter(
-        z[:, 0], z[:, 1], c=np.asarray(labels), cmap="tab10", s=6, alpha=0.8, vmin=-0.5, vmax=9.5
+        z[:, 0], z[:, 1], c=labels, cmap="tab10", s=6, alpha=0.8, vmin=-0.5, vmax=9.5
     )
     fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    if annotate:
+        from matplotlib import patheffects
+
+        outline = [patheffects.withStroke(linewidth=3, foreground="white")]
+        for label in np.unique(labels):
+            x_med, y_med = np.median(z[labels == label], axis=0)
+            ax.text(
+                x_med, y_med, str(label), ha="center", va="center", fontsize=12,
+                fontweight="bold", color="black", path_effects=outline,
+            )  # fmt: skip
     ax.set(xlabel="$z_1$", ylabel="$z_2$")
     if title:
         ax.set_title(title)
