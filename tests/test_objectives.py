@@ -187,3 +187,57 @@ def test_active_units_counts_dimensions_whose_mean_varies():
     expected = int(np.sum(q_mu.var(axis=0, ddof=1) > 0.01))
     assert active_units(model, x) == expected
     assert active_units(model, x, threshold=1e9) == 0
+
+
+def test_elbo_k_loss_is_the_mean_log_weight_over_k_codes():
+    """Against NumPy and SciPy on the same noise: loss = -mean_n (1/k) sum_i log w_i."""
+    from scipy import stats
+
+    x = toy_images()[:6]
+    model = vaelib.VAE(vaelib.VAEConfig(input_size=16, hidden_sizes=(8,), latent_size=2, seed=1))
+    state = model.noise.state.numpy().copy()
+    out = vaelib.elbo_k_loss(4)(model, x)
+    model.noise.state.assign(state)  # the same draw again, for the reference
+    eps = model.noise.normal([4, 6, 2]).numpy().astype(np.float64)
+    q_mu, q_logvar = (t.numpy().astype(np.float64) for t in model.encoder(x))
+    z = q_mu + np.exp(q_logvar / 2) * eps  # [k, batch, latent]
+    logits = model.decoder(z.reshape(-1, 2).astype(np.float32)).numpy().reshape(4, 6, 16)
+    log_px_z = (np.asarray(x) * logits - np.logaddexp(0.0, logits)).sum(-1)
+    log_pz = stats.norm.logpdf(z).sum(-1)
+    log_qz_x = stats.norm.logpdf(z, q_mu, np.exp(q_logvar / 2)).sum(-1)
+    expected = (log_px_z + log_pz - log_qz_x).mean(axis=0)  # [batch]
+    assert float(out["elbo"]) == pytest.approx(expected.mean(), rel=1e-5)
+    assert float(out["loss"]) == pytest.approx(-expected.mean(), rel=1e-5)
+    # at k = 1 it is L_1: iwae_loss(1) on the same noise
+    model.noise.state.assign(state)
+    one = vaelib.elbo_k_loss(1)(model, x)
+    model.noise.state.assign(state)
+    assert float(one["loss"]) == pytest.approx(float(iwae_loss(1)(model, x)["loss"]), rel=1e-6)
+    with pytest.raises(ValueError, match="num_samples"):
+        vaelib.elbo_k_loss(0)
+    with pytest.raises(ValueError, match="empty batch"):
+        vaelib.elbo_k_loss(3).check_batch(model, np.zeros((0, 16), np.float32))
+
+
+def test_elbo_k_loss_trains_in_fit_with_one_trace():
+    x = toy_images()
+    model = vaelib.VAE(vaelib.VAEConfig(input_size=16, hidden_sizes=(32,), latent_size=2, seed=0))
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(16)
+    history = vaelib.fit(
+        model,
+        tf.keras.optimizers.Adam(1e-2),
+        vaelib.elbo_k_loss(5),
+        dataset,
+        vaelib.FitConfig(epochs=5, jit_compile=False, progress=False),
+    )
+    assert np.all(np.isfinite(history.step_loss))
+    assert history.column("train_elbo")[-1] > history.column("train_elbo")[0]
+    step = vaelib.make_train_step(
+        model,
+        tf.keras.optimizers.Adam(1e-3),
+        vaelib.elbo_k_loss(5),
+        element_spec=dataset.element_spec,
+    )
+    for batch in dataset:
+        step(batch)
+    assert step.experimental_get_tracing_count() == 1

@@ -77,7 +77,12 @@ from vaelib.models.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
 from vaelib.objectives.bounds import elbo, elbo_terms, vae_loss
 from vaelib.objectives.classify import classification_loss, evaluate_classifier
 from vaelib.objectives.estimators import reparameterization_gradient, score_function_gradient
-from vaelib.objectives.importance_weighted import active_units, importance_weighted_bound, iwae_loss
+from vaelib.objectives.importance_weighted import (
+    active_units,
+    elbo_k_loss,
+    importance_weighted_bound,
+    iwae_loss,
+)
 from vaelib.objectives.kl_options import KLOptions, kl_loss
 from vaelib.reporting.comparison import Comparison, compare
 from vaelib.reporting.estimates import Estimate, summarize
@@ -154,6 +159,7 @@ __all__ = [
     "vae_loss",
     # the importance-weighted objective and its gradient estimators (chapter 9)
     "iwae_loss",
+    "elbo_k_loss",
     "importance_weighted_bound",
     "active_units",
     # inside a trained VAE: KL options, diagnostics (chapter 10)

@@ -3,7 +3,7 @@
 - :mod:`vaelib.objectives.bounds`: the ELBO and ``vae_loss``; ``LossFn``, what fit trains.
 - :mod:`vaelib.objectives.estimators`: score-function and reparameterization gradients.
 - :mod:`vaelib.objectives.importance_weighted`: the importance-weighted bound and its
-  estimators (standard, STL, DReG), ``iwae_loss``, active units.
+  estimators (standard, STL, DReG), ``iwae_loss``, its control ``elbo_k_loss``, active units.
 - :mod:`vaelib.objectives.discrete`: gradients through a categorical choice (score function,
   Gumbel-softmax, straight-through) and the exact gradient by enumeration.
 - :mod:`vaelib.objectives.flow_loss`: the ELBO and the loss with a flow posterior.
@@ -21,6 +21,7 @@ from vaelib.objectives.importance_weighted import (  # noqa: F401 (re-exported)
     _check_estimator,
     _check_num_samples,
     active_units,
+    elbo_k_loss,
     importance_weighted_bound,
     iwae_loss,
 )

@@ -44,7 +44,7 @@ from vaelib.models.distributions import (
 )
 from vaelib.objectives.bounds import LossFn
 
-__all__ = ["ESTIMATORS", "importance_weighted_bound", "iwae_loss", "active_units"]
+__all__ = ["ESTIMATORS", "importance_weighted_bound", "iwae_loss", "elbo_k_loss", "active_units"]
 
 ESTIMATORS = ("standard", "stl", "dreg")
 
@@ -181,6 +181,40 @@ def iwae_loss(num_samples: int, estimator: str = "standard") -> LossFn:
     loss_fn.check_batch = check_batch
     loss_fn.__name__ = f"iwae_loss_k{num_samples}_{estimator}"
     loss_fn.num_samples, loss_fn.estimator = num_samples, estimator
+    return loss_fn
+
+
+def elbo_k_loss(num_samples: int) -> LossFn:
+    """Burda et al.'s control for :func:`iwae_loss`, "VAE, k samples": ``loss = -mean ELBO_k``.
+
+    The ELBO averaged over ``k`` codes per example, ``(1/k) sum_i log w_i`` with
+    ``log w_i = log p(x, z_i) - log q(z_i|x)`` (the KL estimated from the same codes, as in
+    ``L_1``). It draws as many codes per step as ``iwae_loss(k)`` and averages them
+    instead of taking their log-mean-exp, so comparing the two separates what the extra
+    codes do from what the tighter bound does (chapter 9). At ``k = 1`` it is ``L_1``.
+
+    Args:
+      num_samples: ``k``, codes per example.
+
+    Returns:
+      ``loss_fn(model, x) -> dict`` for :func:`vaelib.fit`: ``loss`` (``-mean ELBO_k``) and
+      ``elbo`` (its batch mean, nats), with the same ``check_batch`` as :func:`iwae_loss`.
+
+    Raises:
+      ValueError: ``num_samples`` is not a positive int.
+    """
+    _check_num_samples(num_samples)
+    num_samples = int(num_samples)
+
+    def loss_fn(model, x) -> dict[str, tf.Tensor]:
+        w = model.log_weights(x, num_samples)  # checks x; noise from model.noise
+        log_w = w["log_px_z"] + w["log_pz"] - w["log_qz_x"]  # [k, batch]
+        bound = tf.reduce_mean(log_w, axis=0)  # [batch]
+        return {"loss": -tf.reduce_mean(bound), "elbo": tf.reduce_mean(tf.stop_gradient(bound))}
+
+    loss_fn.check_batch = iwae_loss(num_samples).check_batch
+    loss_fn.__name__ = f"elbo_k_loss_k{num_samples}"
+    loss_fn.num_samples = num_samples
     return loss_fn
 
 
