@@ -65,3 +65,11 @@ def test_latent_scatter_writes_each_label_at_its_median():
         assert np.allclose(texts[str(label)], np.median(z[labels == label], axis=0))
     fig, ax = plotting.latent_scatter(z, labels, annotate=False)
     assert not ax.texts
+
+
+def test_plot_curves_gives_each_curve_its_own_line_style():
+    curves = {name: ([1, 2], [i, i + 1]) for i, name in enumerate("abcde")}
+    fig, ax = plotting.plot_curves(curves)
+    styles = [line.get_linestyle() for line in ax.get_lines()]
+    assert styles[:4] == ["-", "--", ":", "-."] and styles[4] == "-"
+    assert len(set(styles[:4])) == 4

@@ -9,7 +9,9 @@ import numpy as np
 
 from vaelib import validation
 
-__all__ = ["image_grid", "plot_curves", "latent_grid", "latent_scatter"]
+__all__ = ["image_grid", "plot_curves", "latent_grid", "latent_scatter", "LINE_STYLES"]
+
+LINE_STYLES = ("-", "--", ":", "-.")  # a second carrier besides colour, for plot_curves
 
 
 def image_grid(
@@ -73,13 +75,17 @@ def plot_curves(
     title: str | None = None,
     logy: bool = False,
 ):
-    """Plots named curves given as ``{label: (xs, ys)}`` on one axes; returns ``(fig, ax)``."""
+    """Plots named curves given as ``{label: (xs, ys)}`` on one axes; returns ``(fig, ax)``.
+
+    Each curve gets its own line style as well as its own colour (solid, dashed, dotted,
+    dash-dot, then again), so the legend can be read without telling colours apart.
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
     else:
         fig = ax.figure
-    for label, (xs, ys) in curves.items():
-        ax.plot(xs, ys, label=label)
+    for i, (label, (xs, ys)) in enumerate(curves.items()):
+        ax.plot(xs, ys, label=label, linestyle=LINE_STYLES[i % len(LINE_STYLES)])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
