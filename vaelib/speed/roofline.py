@@ -10,6 +10,7 @@ the matmuls at the step's own shapes, for a bound on the whole step.
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -19,12 +20,72 @@ from vaelib.models.vae import VAE
 from vaelib.speed.timing import throughput
 
 __all__ = [
+    "ROOFLINE_AGREEMENT",
+    "MIN_STEADY_ROUNDS",
+    "steady_rounds",
+    "roofline_share",
     "matmul_flops_per_second",
     "optimizer_update_seconds",
     "vae_flops_per_example",
     "StepBound",
     "step_bound",
 ]
+
+
+ROOFLINE_AGREEMENT = 0.10  # a round's roofline this close to the median, or its share is unused
+MIN_STEADY_ROUNDS = 3  # fewer steady rounds than this, and no share is reported
+
+
+def steady_rounds(roofline: Sequence[float], agreement: float = ROOFLINE_AGREEMENT) -> list[int]:
+    """The rounds whose roofline is within ``agreement`` (a fraction) of its median over the
+    rounds. In the others the machine was busy while the roofline ran, and a share of that
+    round's roofline means nothing.
+
+    Args:
+      roofline: the roofline's rate in each round (FLOP/s), ``[rounds]``.
+      agreement: how far from the median a steady round's roofline may be, e.g. 0.10.
+
+    Raises:
+      ValueError: no rounds, or a rate that is not positive.
+    """
+    rates = np.asarray(roofline, dtype=np.float64)
+    if rates.ndim != 1 or rates.size == 0 or not np.all(rates > 0):
+        raise ValueError(f"roofline must be one positive rate per round, got {roofline!r}")
+    median = float(np.sort(rates)[len(rates) // 2])
+    return [r for r, rate in enumerate(rates) if abs(rate / median - 1) <= agreement]
+
+
+def roofline_share(
+    rates: Sequence[float],
+    flops_per_item: float,
+    roofline: Sequence[float],
+    agreement: float = ROOFLINE_AGREEMENT,
+    min_rounds: int = MIN_STEADY_ROUNDS,
+) -> float | None:
+    """The median over the steady rounds (:func:`steady_rounds`) of ``rate * flops_per_item /
+    roofline`` in the same round; ``None`` ("not measured") when fewer than ``min_rounds``
+    rounds are steady (one round's timing is not a measurement).
+
+    Args:
+      rates: a variant's rate in each round (items/s), ``[rounds]``.
+      flops_per_item: FLOPs of one item (an example, a sample).
+      roofline: the roofline's rate in the same rounds (FLOP/s).
+      agreement: as in :func:`steady_rounds`.
+      min_rounds: the fewest steady rounds a share is reported from.
+
+    Raises:
+      ValueError: ``rates`` and ``roofline`` of different lengths, or as :func:`steady_rounds`.
+    """
+    if len(rates) != len(roofline):
+        raise ValueError(
+            f"rates and roofline need one value per round each, got {len(rates)} and "
+            f"{len(roofline)}"
+        )
+    steady = steady_rounds(roofline, agreement)
+    if len(steady) < max(1, min_rounds):
+        return None
+    shares = sorted(rates[r] * flops_per_item / roofline[r] for r in steady)
+    return float(shares[len(shares) // 2])
 
 
 def matmul_flops_per_second(
