@@ -214,7 +214,7 @@ class VAE(tf.Module):
         tensor is passed through, so a compiled step gains no op) and checks it: shape
         ``[batch, input_size]``, a float dtype and, when running eagerly, finite values in
         the likelihood's support ([0, 1] for the Bernoulli and the continuous Bernoulli;
-        levels ``k / 255`` for the discretized logistic; any real for the Gaussian). In a
+        levels ``v / 255`` for the discretized logistic; any real for the Gaussian). In a
         compiled step only the structure, dtype and shape are checked; :func:`vaelib.fit`
         checks the values of the first batch before.
 

@@ -153,7 +153,7 @@ def describe_architecture(config: Any) -> str:
 def _check_binarization_text(field: str, value: Any) -> None:
     """A binarization as a card states it: a name of :data:`vaelib.pipeline.BINARIZATIONS`
     first, then any detail (``"fixed (one Bernoulli draw, seed 1)"``, ``"none: levels
-    k / 255"``)."""
+    v / 255"``)."""
     validation.text(field, value)
     first = re.split(r"[\s:;,(]", value.strip(), maxsplit=1)[0]
     if first == "static":
@@ -174,7 +174,7 @@ class ProtocolCard:
       num_train: training images used.
       num_test: test images scored.
       train_binarization: ``"dynamic"``, ``"fixed"``, ``"threshold"`` or ``"none"``,
-        then any detail (``"none: levels k / 255"``); ``"static"`` is refused, as by
+        then any detail (``"none: levels v / 255"``); ``"static"`` is refused, as by
         :func:`vaelib.binarize`.
       test_binarization: the same, for the test images (with the seed of a fixed draw).
       architecture: :func:`describe_architecture` of the model's config.
