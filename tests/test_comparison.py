@@ -236,3 +236,13 @@ def test_a_difference_short_of_the_t_value_says_why():
     assert verdict.startswith("within the noise: +2.1 ± 0.6 codes")
     assert "short of the 4.30 that 2.0 degrees of freedom need" in verdict
     assert "significant at |z| >=" in str(result) and "4.30 (t, 2.0 df)" in str(result)
+
+
+def test_runs_as_examples_need_no_seed_note():
+    steps_gd, steps_adam = [300, 420, 380, 500, 410], [250, 300, 310, 380, 330]
+    said = cmp.compare(steps_gd, steps_adam, unit="steps", examples="starting points").verdict()
+    assert said.endswith("(paired over 5 starting points; one seed)")
+    quiet = cmp.compare(
+        steps_gd, steps_adam, unit="steps", examples="starting points", note_one_seed=False
+    ).verdict()
+    assert quiet.endswith("(paired over 5 starting points)")

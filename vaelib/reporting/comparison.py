@@ -52,6 +52,7 @@ from typing import Sequence
 
 import numpy as np
 
+from vaelib import validation
 from vaelib.reporting.student_t import t_quantile, welch_satterthwaite
 
 __all__ = ["Z_THRESHOLD", "Comparison", "compare", "compare_models"]
@@ -145,6 +146,7 @@ class Comparison:
     fmt: str = ".2f"
     per_model: bool = False  # one value per model (compare_models): seeds are the examples
     df_examples: float = math.inf  # degrees of freedom of se_examples
+    note_one_seed: bool = True  # say "one seed" for one seed (not when the examples are runs)
 
     @property
     def df(self) -> float:
@@ -217,7 +219,11 @@ class Comparison:
         f = self.fmt
         agree_words = self.direction
         seeds = _seeds_phrase(self.per_seed, f, unit, self.seeds_agree, agree_words)
-        detail = f"{self._over()}; {seeds}"
+        detail = (
+            self._over()
+            if seeds == "one seed" and not self.note_one_seed
+            else (f"{self._over()}; {seeds}")
+        )
         if self.conclusive:
             return (
                 f"{self.direction} by {abs(self.difference):{f}} ± {self.se:{f}}{unit} ({detail})"
@@ -281,6 +287,7 @@ def compare(
     higher: str = "higher",
     lower: str = "lower",
     fmt: str = ".2f",
+    note_one_seed: bool = True,
 ) -> Comparison:
     """Compares ``a`` with ``b``: the mean of ``a - b`` with its uncertainty and a verdict.
 
@@ -296,6 +303,9 @@ def compare(
       higher, lower: the verdict's words for ``a > b`` and ``a < b``, e.g.
         ``"better"``, ``"worse"`` when higher is better.
       fmt: format spec of the numbers in the verdict.
+      note_one_seed: with one seed, end the verdict with "one seed"; ``False`` when the
+        examples are themselves independent runs (training runs from several starting
+        points, say), for which "one seed" would mislead.
 
     Returns:
       A :class:`Comparison`; ``str()`` of it is the table to print beside the claim.
@@ -345,6 +355,7 @@ def compare(
         lower=lower,
         fmt=fmt,
         df_examples=df_examples,
+        note_one_seed=validation.flag("note_one_seed", note_one_seed),
     )
 
 
