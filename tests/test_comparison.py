@@ -246,3 +246,10 @@ def test_runs_as_examples_need_no_seed_note():
         steps_gd, steps_adam, unit="steps", examples="starting points", note_one_seed=False
     ).verdict()
     assert quiet.endswith("(paired over 5 starting points)")
+
+
+def test_a_z_just_short_of_the_critical_value_never_prints_above_it():
+    assert cmp._short_of(2.34, 4.30) == ("2.3", "4.30")
+    for z, critical in [(3.9946, 3.9951), (3.96, 3.99), (2.999, 3.0), (4.299999, 4.3)]:
+        z_text, critical_text = cmp._short_of(z, critical)
+        assert float(z_text) < float(critical_text), (z, critical, z_text, critical_text)

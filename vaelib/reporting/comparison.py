@@ -98,6 +98,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n != 1 else f"1 {noun.rstrip('s')}"
 
 
+def _short_of(z: float, critical: float) -> tuple[str, str]:
+    """``z`` (1 decimal) and ``critical`` (2 decimals) as text, with more decimals for both
+    where rounding would print a ``z`` at or above the critical value it falls short of."""
+    z_text, critical_text = f"{z:.1f}", f"{critical:.2f}"
+    for decimals in range(2, 8):
+        if float(z_text) < float(critical_text):
+            break
+        z_text, critical_text = f"{z:.{decimals}f}", f"{critical:.{decimals}f}"
+    return z_text, critical_text
+
+
 def _seeds_phrase(
     per_seed: Sequence[float], fmt: str, unit: str, agree: bool, direction: str | None
 ) -> str:
@@ -234,8 +245,9 @@ class Comparison:
                 f"but {seeds} ({self._over()})"
             )
         if abs(self.z) >= Z_THRESHOLD:  # would pass a normal reference; the df say no
+            z_text, critical_text = _short_of(abs(self.z), self.critical)
             detail = (
-                f"{abs(self.z):.1f} standard errors, short of the {self.critical:.2f} that "
+                f"{z_text} standard errors, short of the {critical_text} that "
                 f"{self.df:.1f} degrees of freedom need; {detail}"
             )
         return f"within the noise: {self.difference:+{f}} ± {self.se:{f}}{unit} ({detail})"
