@@ -75,11 +75,11 @@ def test_agreeing_seeds_give_a_direction_word():
     assert "all 3 seeds worse" in verdict
 
 
-def test_no_difference_is_within_the_noise():
+def test_an_exactly_zero_difference_is_no_difference():
     rng = np.random.default_rng(6)
     a = rng.normal(0, 1, size=100)
     verdict = cmp.compare(a, a + rng.normal(0, 1e-3, size=100) * 0).verdict()
-    assert verdict.startswith("within the noise: +0.00 ± 0.00")
+    assert verdict.startswith("no difference: +0.00")  # a - b is exactly zero everywhere
 
 
 def test_accuracies_as_zero_one_values():
@@ -253,3 +253,9 @@ def test_a_z_just_short_of_the_critical_value_never_prints_above_it():
     for z, critical in [(3.9946, 3.9951), (3.96, 3.99), (2.999, 3.0), (4.299999, 4.3)]:
         z_text, critical_text = cmp._short_of(z, critical)
         assert float(z_text) < float(critical_text), (z, critical, z_text, critical_text)
+
+
+def test_identical_values_are_no_difference_not_noise():
+    result = cmp.compare_models([0, 0, 0], [0, 0, 0], unit="codes", fmt=".1f")
+    assert result.verdict().startswith("no difference: +0.0 codes (")
+    assert "n/a (no uncertainty)" in str(result)

@@ -233,8 +233,10 @@ class Comparison:
         detail = (
             self._over()
             if seeds == "one seed" and not self.note_one_seed
-            else (f"{self._over()}; {seeds}")
+            else f"{self._over()}; {seeds}"
         )
+        if self.se == 0 and self.difference == 0:  # every value equal: nothing to test
+            return f"no difference: {self.difference:+{f}}{unit} ({detail})"
         if self.conclusive:
             return (
                 f"{self.direction} by {abs(self.difference):{f}} ± {self.se:{f}}{unit} ({detail})"
@@ -270,7 +272,12 @@ class Comparison:
             ]
         rows += [
             ("z", f"{self.z:+.1f}"),
-            ("significant at |z| >=", f"{self.critical:.2f} (t, {self.df:.1f} df)"),
+            (
+                "significant at |z| >=",
+                "n/a (no uncertainty)"
+                if self.se == 0
+                else f"{self.critical:.2f} (t, {self.df:.1f} df)",
+            ),
             ("verdict", self.verdict()),
         ]
         return rows

@@ -11,7 +11,7 @@ one, each against a tolerance that fits what it is:
 - ``ratio``: a timing or a rate, which another machine or load moves; drift when
   ``new / old`` leaves ``[1 / factor, factor]``.
 - ``verdict``: a :class:`vaelib.Comparison` verdict; drift when its direction changes
-  (higher, lower, within the noise, not settled) or when its difference moves by more
+  (higher, lower, within the noise, not settled, no difference) or when its difference moves by more
   than ``z`` combined standard errors.
 - ``not compared``: with the reason (a random example, a path, a date).
 
@@ -32,7 +32,15 @@ from typing import Any
 GLUE_PREFIX = "application/papermill.record/"  # as vaelib.report
 Z_DRIFT = 4.0  # standard errors: one false alarm in about 16,000 values that did not move
 KINDS = ("exact", "se", "ratio", "verdict", "not compared")
-DIRECTIONS = ("higher", "lower", "faster", "slower", "within the noise", "not settled")
+DIRECTIONS = (
+    "higher",
+    "lower",
+    "faster",
+    "slower",
+    "within the noise",
+    "not settled",
+    "no difference",
+)
 # keys whose numbers are timings or rates when a stored output carries no tolerance
 TIMING_KEY = re.compile(r"(second|time|rate|speed|per_s|throughput|gflop|_ms\b|_s\b|ratio)")
 _NUMBER = re.compile(r"^[+-]?[\d,]*\.?\d+(e[+-]?\d+)?%?$", re.IGNORECASE)
