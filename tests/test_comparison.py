@@ -253,6 +253,15 @@ def test_a_z_just_short_of_the_critical_value_never_prints_above_it():
     for z, critical in [(3.9946, 3.9951), (3.96, 3.99), (2.999, 3.0), (4.299999, 4.3)]:
         z_text, critical_text = cmp._short_of(z, critical)
         assert float(z_text) < float(critical_text), (z, critical, z_text, critical_text)
+    # the printed table too: three seeds whose mean difference sits at 0.999 of the t value
+    per_seed = np.array([3.0, 1.0, 2.2])
+    se = per_seed.std(ddof=1) / np.sqrt(3)
+    near = cmp.compare_models(
+        per_seed - per_seed.mean() + 0.999 * stats.t.ppf(0.975, 2) * se, [0, 0, 0]
+    )
+    assert 4.29 < abs(near.z) < near.critical
+    rows = dict(near.rows())
+    assert float(rows["z"]) < float(rows["significant at |z| >="].split()[0]), rows
 
 
 def test_identical_values_are_no_difference_not_noise():

@@ -270,13 +270,16 @@ class Comparison:
                 ("SE over seeds", f"{self.se_seeds:{f}}"),
                 ("per seed", ", ".join(f"{d:+{f}}" for d in self.per_seed)),
             ]
+        z_text, critical_text = f"{abs(self.z):.1f}", f"{self.critical:.2f}"
+        if not self.significant:  # never print a z that reads as past a value it falls short of
+            z_text, critical_text = _short_of(abs(self.z), self.critical)
         rows += [
-            ("z", f"{self.z:+.1f}"),
+            ("z", ("-" if self.z < 0 else "+") + z_text),
             (
                 "significant at |z| >=",
                 "n/a (no uncertainty)"
                 if self.se == 0
-                else f"{self.critical:.2f} (t, {self.df:.1f} df)",
+                else f"{critical_text} (t, {self.df:.1f} df)",
             ),
             ("verdict", self.verdict()),
         ]
