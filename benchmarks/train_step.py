@@ -60,6 +60,22 @@ from vaelib.speed.roofline import (  # noqa: E402
 )
 
 
+def print_ratio(result, name: str, other: str, prefix: str) -> float:
+    """Prints ``name`` over ``other`` (median of per-round ratios, min-max, and the course's
+    target for ``other``'s peer, if any) on one line; returns the median ratio."""
+    ratio = result.ratio(name, other)
+    low, high = result.ratio_spread(name, other)
+    peer = other.split(": ", 1)[1]
+    target = TARGETS.get(peer)
+    mark = (
+        ""
+        if target is None
+        else f"  target >= {target:.2f}: {'met' if ratio >= target else 'NOT met'}"
+    )
+    print(f"  {prefix}{peer:42s} {ratio:5.2f}x ({low:.2f}-{high:.2f}){mark}")
+    return ratio
+
+
 def machine() -> str:
     try:
         model = next(
@@ -181,17 +197,9 @@ def main() -> None:
             else:
                 print(f"{label}: `fit` on ready-made batches (no input pipeline) over")
             for peer in peers:
-                other = f"{label}: {peer}"
-                ratio = result.ratio(name, other)
-                low, high = result.ratio_spread(name, other)
-                target = TARGETS.get(peer)
-                mark = (
-                    ""
-                    if target is None
-                    else f"  target >= {target:.2f}: {'met' if ratio >= target else 'NOT met'}"
+                ratios[f"{name} / {label}: {peer}"] = print_ratio(
+                    result, name, f"{label}: {peer}", ""
                 )
-                ratios[f"{name} / {other}"] = ratio
-                print(f"  {peer:42s} {ratio:5.2f}x ({low:.2f}-{high:.2f}){mark}")
     for model in args.models:  # then the runner, fit's compiled loop on ready-made batches
         label = MODEL_NAMES[model]
         default = f"{label}: {DEFAULT}"
@@ -202,17 +210,7 @@ def main() -> None:
             "vae_step_runner (20 steps per call + XLA on ready-made batches), not fit"
         )
         for other in [n for n in names if n.startswith(label) and n != default]:
-            ratio = result.ratio(default, other)
-            low, high = result.ratio_spread(default, other)
-            peer = other.split(": ", 1)[1]
-            target = TARGETS.get(peer)
-            mark = (
-                ""
-                if target is None
-                else f"  target >= {target:.2f}: {'met' if ratio >= target else 'NOT met'}"
-            )
-            ratios[f"{DEFAULT} / {other}"] = ratio
-            print(f"  {DEFAULT} / {peer:42s} {ratio:5.2f}x ({low:.2f}-{high:.2f}){mark}")
+            ratios[f"{DEFAULT} / {other}"] = print_ratio(result, default, other, f"{DEFAULT} / ")
         real, ready = (
             f"{label}: fit, tf.data + dynamic binarization",
             f"{label}: fit, ready-made batches",
