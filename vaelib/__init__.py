@@ -51,6 +51,7 @@ from vaelib import layout as _layout
 
 # The public API: vaelib.fit, vaelib.VAE, ... (listed in __all__ in the order the chapters
 # introduce them)
+from vaelib.data.in_memory import InMemoryData
 from vaelib.data.pipeline import binarize, make_dataset
 from vaelib.data.sources import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
 from vaelib.evaluation.marginal_likelihood import evaluate_bounds, iwae_bound
@@ -117,6 +118,7 @@ __all__ = [
     "load_mnist",
     "binarize",
     "make_dataset",
+    "InMemoryData",
     # graphs, modules, training (chapters 1-3)
     "draw_graph",
     "Dense",

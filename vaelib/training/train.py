@@ -16,7 +16,9 @@ from typing import Callable, Mapping, Union
 
 import tensorflow as tf
 
+from vaelib.data.in_memory import InMemoryData
 from vaelib.training.checkpoint import CheckpointFolder, fingerprint
+from vaelib.training.epoch_loop import epoch_calls, make_epoch_loop
 from vaelib.training.fit_checks import (
     _check_element_spec,
     _check_first_batch,
@@ -34,7 +36,7 @@ from vaelib.training.tensorboard import TensorBoard
 
 __all__ = ["FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit"]
 
-Data = Union[tf.data.Dataset, Callable[[int], tf.data.Dataset]]
+Data = Union[tf.data.Dataset, Callable[[int], tf.data.Dataset], InMemoryData]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -77,7 +79,11 @@ def fit(
         called on the first batch, eagerly, before the compiled step runs.
       data: a ``tf.data.Dataset`` of batches (one epoch per iteration), or a
         function ``epoch -> dataset``; the latter makes a resumed run see exactly
-        the batches an uninterrupted one would.
+        the batches an uninterrupted one would. Or a :class:`vaelib.InMemoryData`:
+        the images stay one tensor and each step draws its batch inside the
+        compiled loop (:func:`vaelib.training.epoch_loop.make_epoch_loop`), with
+        no ``tf.data`` iterator between steps; a resumed run sees the same batches
+        too. With a ``strategy`` it is fed through its ``as_dataset``.
       config: epochs, XLA, progress bar.
       evaluate: called after each epoch with the model; returns named floats
         (e.g. ``{"test_accuracy": 0.97}``) added to the history.
@@ -138,54 +144,42 @@ def fit(
     own_summaries = log_dir is not None and not isinstance(log_dir, TensorBoard)
     if own_summaries:
         log_dir = TensorBoard(log_dir)  # checks the path
-    make_data = _epochs_of(data)
-    first = make_data(0)
-    _check_element_spec(first.element_spec)
-    if int(first.cardinality()) == 0:
-        raise ValueError(
-            "data has no batches: the dataset is empty, or drop_remainder=True dropped "
-            "its only batch; use fewer examples per batch or drop_remainder=False"
-        )
+    in_memory = isinstance(data, InMemoryData)
+    if in_memory and strategy is not None:  # a strategy distributes a dataset
+        data = data.as_dataset
+        in_memory = False
     per_call = config.steps_per_call if strategy is None else 1
-    if per_call > 1:
-        run = make_train_loop(
+    if in_memory:
+        steps_per_epoch = data.steps_per_epoch
+        run = make_epoch_loop(
             model,
             optimizer,
             loss_fn,
-            element_spec=first.element_spec,
+            data,
+            steps_per_call=per_call,
             jit_compile=config.jit_compile,
         )
+        calls = epoch_calls(data, per_call)
+
+        def step_metrics(epoch, check):
+            """Yields each step's metrics as floats, drawing the batches inside the loop."""
+            if check:  # the first batch, eagerly, as the loop will draw it
+                for _ in _check_first_batch([data.batch(epoch, 0)], model, loss_fn, None):
+                    pass
+            order = data.order(epoch)
+            for first_step, count, size in calls:
+                ran, columns = run(order, epoch, first_step, count, size)
+                columns = {k: v.numpy() for k, v in columns.items()}
+                for i in range(int(ran)):  # fewer than count only after a non-finite step
+                    yield {k: float(v[i]) for k, v in columns.items()}
+
     else:
-        run = make_train_step(
-            model,
-            optimizer,
-            loss_fn,
-            element_spec=first.element_spec,
-            jit_compile=config.jit_compile,
-            strategy=strategy,
+        make_data = _epochs_of(data)
+        first = make_data(0)
+        steps_per_epoch = int(first.cardinality()) if first.cardinality() > 0 else None
+        step_metrics = _dataset_steps(
+            model, optimizer, loss_fn, make_data, first, config, per_call, strategy
         )
-
-    def step_metrics(epoch, check):
-        """Yields each step's metrics as floats, running ``per_call`` steps at a time."""
-        batches = make_data(epoch)
-        if check:
-            batches = _check_first_batch(batches, model, loss_fn, strategy)
-        if per_call == 1:
-            for batch in batches:
-                yield {k: float(v) for k, v in run(batch).items()}
-            return
-        for stack in stack_batches(batches, per_call):
-            ran, columns = run(stack)
-            columns = {k: v.numpy() for k, v in columns.items()}
-            for i in range(int(ran)):  # fewer than the stack only after a non-finite step
-                yield {k: float(v[i]) for k, v in columns.items()}
-
-    if strategy is not None:
-        original = make_data
-
-        def make_data(epoch):
-            return strategy.experimental_distribute_dataset(original(epoch))
-
     folder = None
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     if checkpoint_dir is not None:
@@ -206,7 +200,7 @@ def fit(
             return _epochs(
                 model,
                 config,
-                first,
+                steps_per_epoch,
                 step_metrics,
                 int(epoch_var.numpy()),
                 epoch_var,
@@ -236,10 +230,60 @@ def fit(
                 log_dir.close()
 
 
+def _dataset_steps(model, optimizer, loss_fn, make_data, first, config, per_call, strategy):
+    """``step_metrics(epoch, check)`` for data from ``tf.data``: checks the first epoch's
+    dataset, builds the compiled step (or loop), and returns a generator function that
+    yields each step's metrics as floats, running ``per_call`` steps at a time."""
+    _check_element_spec(first.element_spec)
+    if int(first.cardinality()) == 0:
+        raise ValueError(
+            "data has no batches: the dataset is empty, or drop_remainder=True dropped "
+            "its only batch; use fewer examples per batch or drop_remainder=False"
+        )
+    if per_call > 1:
+        run = make_train_loop(
+            model,
+            optimizer,
+            loss_fn,
+            element_spec=first.element_spec,
+            jit_compile=config.jit_compile,
+        )
+    else:
+        run = make_train_step(
+            model,
+            optimizer,
+            loss_fn,
+            element_spec=first.element_spec,
+            jit_compile=config.jit_compile,
+            strategy=strategy,
+        )
+    if strategy is not None:
+        original = make_data
+
+        def make_data(epoch):
+            return strategy.experimental_distribute_dataset(original(epoch))
+
+    def step_metrics(epoch, check):
+        batches = make_data(epoch)
+        if check:
+            batches = _check_first_batch(batches, model, loss_fn, strategy)
+        if per_call == 1:
+            for batch in batches:
+                yield {k: float(v) for k, v in run(batch).items()}
+            return
+        for stack in stack_batches(batches, per_call):
+            ran, columns = run(stack)
+            columns = {k: v.numpy() for k, v in columns.items()}
+            for i in range(int(ran)):  # fewer than the stack only after a non-finite step
+                yield {k: float(v[i]) for k, v in columns.items()}
+
+    return step_metrics
+
+
 def _epochs(
     model,
     config,
-    first,
+    steps_per_epoch,
     step_metrics,
     start_epoch,
     epoch_var,
@@ -250,7 +294,6 @@ def _epochs(
 ) -> History:
     """The epoch loop of :func:`fit`."""
     history = History()
-    steps_per_epoch = int(first.cardinality().numpy()) if first.cardinality() > 0 else None
     total = steps_per_epoch * (config.epochs - start_epoch) if steps_per_epoch else None
     bar = Progress(total, enabled=config.progress)
     step = start_epoch * (steps_per_epoch or 0)
