@@ -11,7 +11,14 @@ binary batches. Two variants:
 * ``JAX jit + scan 20``: ``jax.lax.scan`` over a stack of 20 batches inside one
   ``jax.jit`` call (the same trick as ``fit``'s loop), the 20 losses read after
   each call; the stack is passed from host memory at every call, as ``fit``
-  passes its stacked batches.
+  passes its stacked batches;
+* ``JAX jit + scan 20, on-device data`` (with ``--images PATH``, a ``.npy`` of ``[N, 784]``
+  uint8 images, for the course's model): fed as ``fit`` is fed an ``InMemoryData``: the
+  images stay on the device, each epoch has a new ``jax.random.permutation``, and each step
+  of the scan gathers its 100 images and draws ``jax.random.bernoulli(intensity / 255)``
+  inside the compiled program; the rate counts every call, epochs included.
+
+With ``--matmul``, JAX's own float32 matmul rates for ``workers.MATMUL_SHAPES``.
 
 Imports no TensorFlow.
 """
@@ -23,7 +30,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workers import protocol_stream, serve, timed  # noqa: E402
+from workers import MATMUL_SHAPES, matmul_name, protocol_stream, serve, timed  # noqa: E402
 
 PROTOCOL = protocol_stream() if __name__ == "__main__" else None
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -114,14 +121,108 @@ def train_variants(models: list[str]) -> dict:
     return variants
 
 
+def on_device_variant(images: np.ndarray) -> dict:
+    """The course's VAE trained as ``fit`` trains on an ``InMemoryData``: see the docstring."""
+    encoder_sizes, decoder_sizes, activation = MODELS["course"]
+    key_e, key_d = jax.random.split(jax.random.PRNGKey(0))
+    params = {
+        "encoder": init_mlp(key_e, (*encoder_sizes, 2 * LATENT)),
+        "decoder": init_mlp(key_d, decoder_sizes),
+    }
+    optimizer = optax.adam(1e-3)
+    pixels = jnp.asarray(images)  # [N, 784] uint8, kept on the device
+    steps_per_epoch = len(images) // BATCH
+
+    def loss_fn(params, x, key):
+        q_mu, q_logvar = jnp.split(apply_mlp(params["encoder"], x, activation), 2, axis=-1)
+        z = q_mu + jnp.exp(0.5 * q_logvar) * jax.random.normal(key, q_mu.shape)
+        logits = apply_mlp(params["decoder"], z, activation)
+        log_px_z = jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
+        kl = 0.5 * jnp.sum(jnp.exp(q_logvar) + q_mu**2 - 1 - q_logvar, axis=-1)
+        return -jnp.mean(log_px_z - kl)
+
+    def call(state, order, first):
+        def step(state, index):
+            params, opt_state, key = state
+            key, noise, binarize = jax.random.split(key, 3)
+            picked = jax.lax.dynamic_slice(order, (index * BATCH,), (BATCH,))
+            p = pixels[picked].astype(jnp.float32) / 255.0
+            x = jax.random.bernoulli(binarize, p).astype(jnp.float32)
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, noise)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state, key), loss
+
+        return jax.lax.scan(step, state, first + jnp.arange(PER_CALL))
+
+    run_call = jax.jit(call, donate_argnums=0)
+    state = [(params, optimizer.init(params), jax.random.PRNGKey(1))]
+    where = {"epoch": 0, "first": 0, "order": None}
+
+    def run():
+        if where["first"] == 0:  # a new epoch: a new order
+            where["order"] = jax.random.permutation(
+                jax.random.PRNGKey(where["epoch"]), len(images)
+            ).astype(jnp.int32)
+        state[0], losses = run_call(state[0], where["order"], jnp.int32(where["first"]))
+        np.asarray(losses)  # read the losses, as fit reads every step's
+        where["first"] += PER_CALL
+        if where["first"] + PER_CALL > steps_per_epoch:
+            where["first"], where["epoch"] = 0, where["epoch"] + 1
+
+    for _ in range(3):  # compiles now
+        run()
+    return {
+        f"{MODEL_NAMES['course']}: JAX jit + scan {PER_CALL}, on-device data": timed(
+            run, BATCH * PER_CALL
+        )
+    }
+
+
+def matmul_variants() -> dict:
+    """JAX's own float32 matmul rates (FLOP/s), in this process: each product's left operand
+    depends on the loop counter, so XLA cannot hoist it out of the loop."""
+    variants = {}
+    for m, k, n in MATMUL_SHAPES:
+        key_a, key_b = jax.random.split(jax.random.PRNGKey(m + k + n))
+        a, b = jax.random.normal(key_a, (m, k)), jax.random.normal(key_b, (k, n))
+        reps = max(1, int(2e9 // (2 * m * k * n)))
+
+        @jax.jit
+        def products(a, b, reps=reps, m=m, n=n):
+            def body(i, acc):
+                return acc + (a + 1e-30 * i.astype(jnp.float32)) @ b
+
+            return jax.lax.fori_loop(0, reps, body, jnp.zeros((m, n)))[0, 0]
+
+        def run(products=products, a=a, b=b):
+            products(a, b).block_until_ready()
+
+        run()
+        variants[matmul_name("JAX", m, k, n)] = timed(run, reps * 2 * m * k * n)
+    return variants
+
+
+def build_info() -> str:
+    import jaxlib
+
+    return (
+        f"JAX {jax.__version__} (jaxlib {jaxlib.__version__}, backend "
+        f"{jax.default_backend()}), optax {optax.__version__}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    serve(
-        train_variants(parser.parse_args().models),
-        PROTOCOL,
-        f"JAX {jax.__version__}, optax {optax.__version__}",
-    )
+    parser.add_argument("--images", help=".npy of [N, 784] uint8 training images")
+    parser.add_argument("--matmul", action="store_true", help="also time JAX's matmuls")
+    args = parser.parse_args()
+    variants = train_variants(args.models)
+    if args.images and "course" in args.models:
+        variants.update(on_device_variant(np.load(args.images)))
+    if args.matmul:
+        variants.update(matmul_variants())
+    serve(variants, PROTOCOL, build_info())
 
 
 if __name__ == "__main__":

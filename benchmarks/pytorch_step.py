@@ -13,6 +13,9 @@ random binary batches, the loss read after every step. Two variants: eager
 (``torch.optim.Adam``'s default implementation), and ``torch.compile`` of the
 whole step (forward, backward and the optimizer's update: a compiled optimizer).
 
+``--matmul`` (with ``train``): PyTorch's own float32 matmul rates for the shapes in
+``workers.MATMUL_SHAPES``, so that a build with a slow BLAS shows as one.
+
 ``eval``: the twin of ``vaelib.evaluation.BoundEvaluator`` for the course's VAE:
 the importance-weighted bound of a batch with ``--num-samples`` codes, decoded
 ``--per-pass`` codes at a time under ``torch.inference_mode`` (rate: code-image
@@ -29,7 +32,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workers import protocol_stream, serve, timed  # noqa: E402
+from workers import MATMUL_SHAPES, matmul_name, protocol_stream, serve, timed  # noqa: E402
 
 PROTOCOL = protocol_stream() if __name__ == "__main__" else None
 
@@ -113,6 +116,42 @@ def train_variants(models: list[str]) -> dict:
     return variants
 
 
+def matmul_variants() -> dict:
+    """PyTorch's own float32 matmul rates (FLOP/s), in this process: a build with a slow BLAS
+    shows here, not only as a slow training step."""
+    variants = {}
+    for m, k, n in MATMUL_SHAPES:
+        a, b, out = torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)
+        reps = max(1, int(2e9 // (2 * m * k * n)))
+
+        def run(a=a, b=b, out=out, reps=reps):
+            for _ in range(reps):
+                torch.mm(a, b, out=out)
+
+        run()
+        variants[matmul_name("PyTorch", m, k, n)] = timed(run, reps * 2 * m * k * n)
+    return variants
+
+
+def build_info() -> str:
+    """Version, threads, and the BLAS and oneDNN this build of PyTorch uses."""
+    config = torch.__config__.show()
+    blas = next(
+        (
+            part.split("=", 1)[1]
+            for part in config.replace(",", " ").split()
+            if "BLAS_INFO=" in part
+        ),
+        "unknown BLAS",
+    )
+    cuda = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build"
+    return (
+        f"PyTorch {torch.__version__} ({cuda}, BLAS {blas}, oneDNN "
+        f"{'on' if torch.backends.mkldnn.is_available() else 'off'}), "
+        f"{torch.get_num_threads()} threads"
+    )
+
+
 def eval_variants(batch: int, per_pass: int, num_samples: int) -> dict:
     encoder, decoder = vae("course")
     rng = np.random.default_rng(0)
@@ -144,19 +183,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--per-pass", type=int, default=130)
     parser.add_argument("--num-samples", type=int, default=5000)
+    parser.add_argument("--matmul", action="store_true", help="also time PyTorch's matmuls")
     args = parser.parse_args()
     if args.task == "train":
-        serve(
-            train_variants(args.models),
-            PROTOCOL,
-            f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads",
-        )
+        variants = train_variants(args.models)
+        if args.matmul:
+            variants.update(matmul_variants())
     else:
-        serve(
-            eval_variants(args.batch, args.per_pass, args.num_samples),
-            PROTOCOL,
-            f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads",
-        )
+        variants = eval_variants(args.batch, args.per_pass, args.num_samples)
+    serve(variants, PROTOCOL, build_info())
 
 
 if __name__ == "__main__":

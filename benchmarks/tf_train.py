@@ -13,11 +13,12 @@ parent asks for (``benchmarks/workers.py``). Variants, for each model:
   and with one run per step;
 * ``real``: ``vaelib.fit`` itself, on 10,000 Fashion-MNIST training images as
   ``vaelib.InMemoryData`` (shuffle, batching and dynamic binarization inside the
-  compiled loop), through the book's ``tf.data`` pipeline with dynamic
-  binarization, and on the same images binarized once beforehand (ready-made
-  float32 batches); the rate counts the epochs after the first (which compiles),
-  with no per-epoch evaluation;
-* ``roofline``: TensorFlow's float32 2048x2048 matmul rate (reported in FLOP/s).
+  compiled loop; and with one fixed draw, the control without a per-step draw),
+  through the book's ``tf.data`` pipeline with dynamic binarization, and on the
+  same images binarized once beforehand (ready-made float32 batches); the rate
+  counts the epochs after the first (which compiles), with no per-epoch evaluation;
+* ``roofline``: TensorFlow's float32 2048x2048 matmul rate (reported in FLOP/s);
+* ``matmul``: TensorFlow's float32 matmul rates at the VAE's layer shapes (FLOP/s).
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workers import protocol_stream, serve, timed  # noqa: E402
+from workers import (  # noqa: E402
+    FIT_FEEDS,
+    MATMUL_SHAPES,
+    REAL_IMAGES,
+    matmul_name,
+    protocol_stream,
+    serve,
+    timed,
+)
 
 PROTOCOL = protocol_stream() if __name__ == "__main__" else None
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -60,13 +69,8 @@ MODES = {
     "fit's default": "loop+xla",
 }
 DEFAULT = "fit's default"
-FIT_FEEDS = {  # how fit is fed (the variants' names; train_step.py reads them)
-    "in-memory": "fit, InMemoryData + dynamic binarization",
-    "tf.data": "fit, tf.data + dynamic binarization",
-    "ready": "fit, ready-made batches",
-}
+
 ROOFLINE = "roofline: 2048x2048 matmul (FLOP/s)"
-REAL_IMAGES = 10_000
 
 
 def batches(n: int = 20, seed: int = 0) -> np.ndarray:
@@ -131,13 +135,20 @@ def notes_tf1(one_run: bool):
 def fit_rate(model_name: str, feed: str):
     """measure(seconds) for ``vaelib.fit`` on real images, fed one of three ways:
     ``"tf.data"`` (the book's pipeline, dynamic binarization), ``"in-memory"``
-    (``vaelib.InMemoryData``, dynamic binarization inside the compiled loop) or ``"ready"``
-    (float32 batches binarized once beforehand).
+    (``vaelib.InMemoryData``, dynamic binarization inside the compiled loop),
+    ``"in-memory fixed"`` (the same, with one fixed draw: no Bernoulli draw per step, the
+    control that shows what the draw costs) or ``"ready"`` (float32 batches binarized
+    once beforehand).
 
     The rate is examples/s over the epochs after the first."""
     images = vaelib.load_fashion_mnist(verbose=False).x_train[:REAL_IMAGES]
     ready = vaelib.binarize(images, "fixed", seed=0)
-    in_memory = vaelib.InMemoryData(images, batch_size=BATCH, binarization="dynamic", seed=0)
+    in_memory = vaelib.InMemoryData(
+        images,
+        batch_size=BATCH,
+        binarization="fixed" if feed == "in-memory fixed" else "dynamic",
+        seed=0,
+    )
     epoch_seconds = [2.0]  # a first guess; then the last measured epoch
 
     def data(epoch):
@@ -152,7 +163,7 @@ def fit_rate(model_name: str, feed: str):
             model,
             optimizer,
             vaelib.vae_loss,
-            in_memory if feed == "in-memory" else data,
+            in_memory if feed.startswith("in-memory") else data,
             vaelib.FitConfig(epochs=epochs, progress=False),
         )
         timed_epochs = [row["seconds"] for row in history.epochs[1:]]
@@ -166,6 +177,11 @@ def build(models: list[str], groups: list[str]) -> dict:
     variants = {}
     if "roofline" in groups:
         variants[ROOFLINE] = lambda s: matmul_flops_per_second(2048, 2048, 2048, s)
+    if "matmul" in groups:  # the VAE's layer shapes (2048^3 is the roofline above)
+        for m, k, n in MATMUL_SHAPES[1:]:
+            variants[matmul_name("TensorFlow", m, k, n)] = lambda s, m=m, k=k, n=n: (
+                matmul_flops_per_second(m, k, n, s)
+            )
     for name in models:
         label = MODEL_NAMES[name]
         if "tf1" in groups and name == "notes":
@@ -177,18 +193,28 @@ def build(models: list[str], groups: list[str]) -> dict:
                 run()  # trace and compile now, not in the first round
                 variants[f"{label}: {mode_name}"] = timed(run, per_call)
         if "real" in groups and name == "course":  # the model the book trains on real data
-            variants[f"{label}: {FIT_FEEDS['in-memory']}"] = fit_rate(name, "in-memory")
-            variants[f"{label}: {FIT_FEEDS['tf.data']}"] = fit_rate(name, "tf.data")
-            variants[f"{label}: {FIT_FEEDS['ready']}"] = fit_rate(name, "ready")
+            for feed, how in FIT_FEEDS.items():
+                variants[f"{label}: {how}"] = fit_rate(name, feed)
     return variants
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--groups", nargs="+", default=["modes", "tf1", "real", "roofline"])
+    parser.add_argument(
+        "--groups", nargs="+", default=["modes", "tf1", "real", "roofline", "matmul"]
+    )
     args = parser.parse_args()
-    serve(build(args.models, args.groups), PROTOCOL, f"TensorFlow {tf.__version__}")
+    serve(build(args.models, args.groups), PROTOCOL, build_info())
+
+
+def build_info() -> str:
+    """Version, threads, and the oneDNN setting this process ran with."""
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset, TensorFlow's default")
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    return (
+        f"TensorFlow {tf.__version__} (TF_ENABLE_ONEDNN_OPTS {onednn}), {threads} intra-op threads"
+    )
 
 
 if __name__ == "__main__":

@@ -84,6 +84,30 @@ def timed(
     return measure
 
 
+# How tf_train.py feeds fit (its variants' names; train_step.py reads them), and on how many
+# Fashion-MNIST training images (JAX's on-device variant trains on the same ones).
+FIT_FEEDS = {
+    "in-memory": "fit, InMemoryData + dynamic binarization",
+    "in-memory fixed": "fit, InMemoryData + fixed binarization",
+    "tf.data": "fit, tf.data + dynamic binarization",
+    "ready": "fit, ready-made batches",
+}
+REAL_IMAGES = 10_000
+
+# The matmul shapes each library times in its own process: the usual 2048^3 roofline, and the
+# layer shapes of the course's VAE at batch 100 (encoder in, hidden, decoder out).
+MATMUL_SHAPES = ((2048, 2048, 2048), (100, 784, 500), (100, 500, 500), (100, 500, 784))
+
+
+def matmul_name(library: str, m: int, k: int, n: int) -> str:
+    """The variant name of a library's ``[m, k] @ [k, n]`` rate (FLOP/s, not examples/s)."""
+    return f"{library} matmul {m}x{k}x{n} (FLOP/s)"
+
+
+def is_flop_rate(name: str) -> bool:
+    return name.endswith("(FLOP/s)")
+
+
 def _group_states(pgid: int) -> list[str]:
     """The states (R, S, T, ...) of the processes in process group ``pgid``, from /proc."""
     states = []

@@ -135,8 +135,12 @@ def test_xla_compiles_the_loop_once_whatever_the_first_step():
     did: 30 compilations of about 3 s per MNIST epoch). The programs for two steps are equal."""
     data = InMemoryData(IMAGES, LABELS, batch_size=32, binarization="dynamic")
     run = make_epoch_loop(
-        classifier(), tf.keras.optimizers.SGD(0.1), classification_loss, data,
-        steps_per_call=2, jit_compile=True,
+        classifier(),
+        tf.keras.optimizers.SGD(0.1),
+        classification_loss,
+        data,
+        steps_per_call=2,
+        jit_compile=True,
     )
     loop = run.loops[32]
 
@@ -151,3 +155,23 @@ def test_xla_compiles_the_loop_once_whatever_the_first_step():
         return loop.experimental_get_compiler_ir(*args)(stage="hlo")
 
     assert program(0, 0) == program(1, 2)
+
+
+def test_with_a_strategy_fit_feeds_the_same_batches_through_as_dataset():
+    data = InMemoryData(IMAGES, LABELS, batch_size=32, seed=5)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    models = []
+    for feed in (data, data.as_dataset):
+        with strategy.scope():
+            model, optimizer = classifier(), tf.keras.optimizers.SGD(0.1)
+        fit(
+            model,
+            optimizer,
+            classification_loss,
+            feed,
+            FitConfig(2, progress=False),
+            strategy=strategy,
+        )
+        models.append(model)
+    for a, b in zip(*(m.trainable_variables for m in models), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

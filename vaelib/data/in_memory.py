@@ -187,9 +187,7 @@ class InMemoryData:
         epoch = validation.integer("epoch", epoch, minimum=0)
         index = validation.integer("index", index, minimum=0)
         if index >= self.steps_per_epoch:
-            raise ValueError(
-                f"index {index} is past the epoch's {self.steps_per_epoch} batches"
-            )
+            raise ValueError(f"index {index} is past the epoch's {self.steps_per_epoch} batches")
         size = min(self.batch_size, self.num_examples - index * self.batch_size)
         return self.make_batch(self.tensors(), self.order(epoch), epoch, index, size)
 

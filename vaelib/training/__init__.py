@@ -1,7 +1,9 @@
 """Training (chapters 1-3, 6): the compiled step, fit, checkpoints, seeds, progress, summaries.
 
 - :mod:`vaelib.training.step`: the compiled training step and the multi-step loop.
-- :mod:`vaelib.training.epoch_loop`: many steps per call, each drawing its batch from :class:`vaelib.InMemoryData`.
+- :mod:`vaelib.training.feeds`: how fit feeds its step (``tf.data``, :class:`vaelib.InMemoryData`).
+- :mod:`vaelib.training.epoch_loop`: many steps per call, each drawing its own batch from
+  :class:`vaelib.InMemoryData`.
 - :mod:`vaelib.training.train`: ``fit``, the epoch loop.
 - :mod:`vaelib.training.fit_config`: what fit takes (``FitConfig``) and returns (``History``).
 - :mod:`vaelib.training.fit_checks`: the checks of fit's inputs before training.

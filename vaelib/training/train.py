@@ -18,12 +18,9 @@ import tensorflow as tf
 
 from vaelib.data.in_memory import InMemoryData
 from vaelib.training.checkpoint import CheckpointFolder, fingerprint
-from vaelib.training.epoch_loop import epoch_calls, make_epoch_loop
+from vaelib.training.feeds import dataset_steps, in_memory_steps
 from vaelib.training.fit_checks import (
-    _check_element_spec,
-    _check_first_batch,
     _check_variables,
-    _epochs_of,
     _evaluated,
 )
 from vaelib.training.fit_config import (  # noqa: F401 (re-exported: the old path)
@@ -31,7 +28,7 @@ from vaelib.training.fit_config import (  # noqa: F401 (re-exported: the old pat
     History,
 )
 from vaelib.training.progress import Progress
-from vaelib.training.step import LossFn, make_train_loop, make_train_step, stack_batches
+from vaelib.training.step import LossFn
 from vaelib.training.tensorboard import TensorBoard
 
 __all__ = ["FitConfig", "History", "NonFiniteLossError", "WorkerLostError", "fit"]
@@ -148,37 +145,11 @@ def fit(
     if in_memory and strategy is not None:  # a strategy distributes a dataset
         data = data.as_dataset
         in_memory = False
-    per_call = config.steps_per_call if strategy is None else 1
     if in_memory:
-        steps_per_epoch = data.steps_per_epoch
-        run = make_epoch_loop(
-            model,
-            optimizer,
-            loss_fn,
-            data,
-            steps_per_call=per_call,
-            jit_compile=config.jit_compile,
-        )
-        calls = epoch_calls(data, per_call)
-
-        def step_metrics(epoch, check):
-            """Yields each step's metrics as floats, drawing the batches inside the loop."""
-            if check:  # the first batch, eagerly, as the loop will draw it
-                for _ in _check_first_batch([data.batch(epoch, 0)], model, loss_fn, None):
-                    pass
-            order = data.order(epoch)
-            for first_step, count, size in calls:
-                ran, columns = run(order, epoch, first_step, count, size)
-                columns = {k: v.numpy() for k, v in columns.items()}
-                for i in range(int(ran)):  # fewer than count only after a non-finite step
-                    yield {k: float(v[i]) for k, v in columns.items()}
-
+        steps_per_epoch, step_metrics = in_memory_steps(model, optimizer, loss_fn, data, config)
     else:
-        make_data = _epochs_of(data)
-        first = make_data(0)
-        steps_per_epoch = int(first.cardinality()) if first.cardinality() > 0 else None
-        step_metrics = _dataset_steps(
-            model, optimizer, loss_fn, make_data, first, config, per_call, strategy
+        steps_per_epoch, step_metrics = dataset_steps(
+            model, optimizer, loss_fn, data, config, strategy
         )
     folder = None
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -228,56 +199,6 @@ def fit(
         finally:
             if own_summaries:
                 log_dir.close()
-
-
-def _dataset_steps(model, optimizer, loss_fn, make_data, first, config, per_call, strategy):
-    """``step_metrics(epoch, check)`` for data from ``tf.data``: checks the first epoch's
-    dataset, builds the compiled step (or loop), and returns a generator function that
-    yields each step's metrics as floats, running ``per_call`` steps at a time."""
-    _check_element_spec(first.element_spec)
-    if int(first.cardinality()) == 0:
-        raise ValueError(
-            "data has no batches: the dataset is empty, or drop_remainder=True dropped "
-            "its only batch; use fewer examples per batch or drop_remainder=False"
-        )
-    if per_call > 1:
-        run = make_train_loop(
-            model,
-            optimizer,
-            loss_fn,
-            element_spec=first.element_spec,
-            jit_compile=config.jit_compile,
-        )
-    else:
-        run = make_train_step(
-            model,
-            optimizer,
-            loss_fn,
-            element_spec=first.element_spec,
-            jit_compile=config.jit_compile,
-            strategy=strategy,
-        )
-    if strategy is not None:
-        original = make_data
-
-        def make_data(epoch):
-            return strategy.experimental_distribute_dataset(original(epoch))
-
-    def step_metrics(epoch, check):
-        batches = make_data(epoch)
-        if check:
-            batches = _check_first_batch(batches, model, loss_fn, strategy)
-        if per_call == 1:
-            for batch in batches:
-                yield {k: float(v) for k, v in run(batch).items()}
-            return
-        for stack in stack_batches(batches, per_call):
-            ran, columns = run(stack)
-            columns = {k: v.numpy() for k, v in columns.items()}
-            for i in range(int(ran)):  # fewer than the stack only after a non-finite step
-                yield {k: float(v[i]) for k, v in columns.items()}
-
-    return step_metrics
 
 
 def _epochs(
