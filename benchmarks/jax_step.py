@@ -68,6 +68,20 @@ def apply_mlp(params, x, activation):
     return x
 
 
+def make_loss(activation):
+    """The negative ELBO of a batch, one noise draw per example (as vaelib.vae_loss)."""
+
+    def loss_fn(params, x, key):
+        q_mu, q_logvar = jnp.split(apply_mlp(params["encoder"], x, activation), 2, axis=-1)
+        z = q_mu + jnp.exp(0.5 * q_logvar) * jax.random.normal(key, q_mu.shape)
+        logits = apply_mlp(params["decoder"], z, activation)
+        log_px_z = jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
+        kl = 0.5 * jnp.sum(jnp.exp(q_logvar) + q_mu**2 - 1 - q_logvar, axis=-1)
+        return -jnp.mean(log_px_z - kl)
+
+    return loss_fn
+
+
 def train_variants(models: list[str]) -> dict:
     rng = np.random.default_rng(0)  # the same batches as tf_train.batches()
     data = (rng.random((20, BATCH, 784)) < 0.13).astype(np.float32)
@@ -81,13 +95,7 @@ def train_variants(models: list[str]) -> dict:
         }
         optimizer = optax.adam(1e-3)
 
-        def loss_fn(params, x, key, activation=activation):
-            q_mu, q_logvar = jnp.split(apply_mlp(params["encoder"], x, activation), 2, axis=-1)
-            z = q_mu + jnp.exp(0.5 * q_logvar) * jax.random.normal(key, q_mu.shape)
-            logits = apply_mlp(params["decoder"], z, activation)
-            log_px_z = jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
-            kl = 0.5 * jnp.sum(jnp.exp(q_logvar) + q_mu**2 - 1 - q_logvar, axis=-1)
-            return -jnp.mean(log_px_z - kl)
+        loss_fn = make_loss(activation)
 
         def step(state, x, optimizer=optimizer, loss_fn=loss_fn):
             params, opt_state, key = state
@@ -133,13 +141,7 @@ def on_device_variant(images: np.ndarray) -> dict:
     pixels = jnp.asarray(images)  # [N, 784] uint8, kept on the device
     steps_per_epoch = len(images) // BATCH
 
-    def loss_fn(params, x, key):
-        q_mu, q_logvar = jnp.split(apply_mlp(params["encoder"], x, activation), 2, axis=-1)
-        z = q_mu + jnp.exp(0.5 * q_logvar) * jax.random.normal(key, q_mu.shape)
-        logits = apply_mlp(params["decoder"], z, activation)
-        log_px_z = jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
-        kl = 0.5 * jnp.sum(jnp.exp(q_logvar) + q_mu**2 - 1 - q_logvar, axis=-1)
-        return -jnp.mean(log_px_z - kl)
+    loss_fn = make_loss(activation)
 
     def call(state, order, first):
         def step(state, index):

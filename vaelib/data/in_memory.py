@@ -34,7 +34,13 @@ import numpy as np
 import tensorflow as tf
 
 from vaelib import validation
-from vaelib.data.pipeline import _check_binarization, _check_images, _check_seed, binarize
+from vaelib.data.pipeline import (
+    _check_binarization,
+    _check_images,
+    _check_labels,
+    _check_seed,
+    binarize,
+)
 
 __all__ = ["InMemoryData"]
 
@@ -91,17 +97,7 @@ class InMemoryData:
             )
         labels = self.labels
         if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != (len(images),):
-                raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}")
-            if not np.issubdtype(labels.dtype, np.integer):
-                raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
-            if labels.min() < 0 or labels.max() > np.iinfo(np.int32).max:
-                raise ValueError(
-                    f"labels must be class indices >= 0, got values from {labels.min()} "
-                    f"to {labels.max()}"
-                )
-            labels = labels.astype(np.int32)
+            labels = _check_labels(labels, len(images))
         flat = images.reshape(len(images), 784)
         if self.binarization == "fixed":  # the draw make_dataset keeps, as 0 or 255
             flat = (binarize(images, "fixed", self.seed) * 255).astype(np.uint8)

@@ -43,6 +43,20 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     return images
 
 
+def _check_labels(labels, n: int) -> np.ndarray:
+    """``labels`` as ``[n]`` int32 class indices, or a clear error."""
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape [{n}], got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"labels must be class indices >= 0, got values from {labels.min()} to {labels.max()}"
+        )
+    return labels.astype(np.int32)
+
+
 def _check_seed(seed) -> None:
     validation.integer("seed", seed, minimum=0)
 
@@ -128,21 +142,12 @@ def make_dataset(
     shuffle = validation.flag("shuffle", shuffle)
     drop_remainder = validation.flag("drop_remainder", drop_remainder)
     if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (len(images),):
-            raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}")
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
-        if labels.min() < 0 or labels.max() > np.iinfo(np.int32).max:
-            raise ValueError(
-                f"labels must be class indices >= 0, got values from {labels.min()} "
-                f"to {labels.max()}"
-            )
+        labels = _check_labels(labels, len(images))
     n = len(images)
     flat = images.reshape(n, 784)
     if binarization == "fixed":  # one draw, kept: 0 or 255, so the conversion below gives 0 or 1
         flat = (binarize(images, "fixed", seed) * 255).astype(np.uint8)
-    parts = (flat,) if labels is None else (flat, labels.astype(np.int32))
+    parts = (flat,) if labels is None else (flat, labels)
     ds = tf.data.Dataset.from_tensor_slices(parts)
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
