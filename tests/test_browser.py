@@ -104,37 +104,62 @@ def open_page(browser, url):
     return page, errors
 
 
-def test_every_page_renders(site, browser):
+# What the checks below read from each page, collected in one visit per page (a page takes
+# seconds to load and typeset; three visits per page cost CI's budget about a minute).
+PAGE_FACTS = """() => ({
+  raw_math: [...document.querySelectorAll('.math, span.math, div.math')]
+    .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60)),
+  merrors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent),
+  broken: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+  hrefs: [...document.querySelectorAll('a')].map(a => a.href),
+  live: [...document.querySelectorAll("button[onclick*='initThebe']")]
+    .map(b => (b.getAttribute('title') || '') + (b.textContent || '')),
+  thebe: [...document.querySelectorAll('script[type="text/x-thebe-config"]')]
+    .map(s => s.textContent).join(''),
+  images: [...document.images].map(i => {
+    const cell = i.closest('.cell');
+    const code = cell && cell.querySelector('.cell_input pre');
+    const section = i.closest('section[id]');
+    return {alt: i.getAttribute('alt'), src: i.getAttribute('src'),
+            section: section ? section.id : '',
+            code: code ? code.textContent.trim().split('\\n')[0].slice(0, 70) : ''};
+  }),
+})"""
+
+
+@pytest.fixture(scope="module")
+def visits(site, browser):
+    """Each page opened once as a reader opens it: path -> PAGE_FACTS and its console errors."""
     base, pages = site
-    assert len(pages) >= 9, pages
+    facts = {}
     for path in pages:
         page, errors = open_page(browser, base + path)
-        raw_math = page.evaluate(
-            "() => [...document.querySelectorAll('.math, span.math, div.math')]"
-            ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))"
-        )
-        assert raw_math == [], f"{path}: untypeset math {raw_math[:3]}"
-        merrors = page.evaluate(
-            "() => [...document.querySelectorAll('mjx-merror')].map(e => e.textContent)"
-        )
-        assert merrors == [], f"{path}: MathJax errors {merrors}"
-        broken = page.evaluate(
-            "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
-            ".map(i => i.src)"
-        )
-        assert broken == [], f"{path}: images that did not load {broken}"
-        assert errors == [], f"{path}: console errors {errors}"
+        facts[path] = dict(page.evaluate(PAGE_FACTS), errors=list(errors))
         page.close()
+    return facts
 
 
-def test_launch_buttons(site, browser):
-    base, pages = site
+def test_every_page_renders(site, visits):
+    _, pages = site
+    assert len(pages) >= 9, pages
+    for path in pages:
+        seen = visits[path]
+        assert seen["raw_math"] == [], f"{path}: untypeset math {seen['raw_math'][:3]}"
+        assert seen["merrors"] == [], f"{path}: MathJax errors {seen['merrors']}"
+        assert seen["broken"] == [], f"{path}: images that did not load {seen['broken']}"
+        assert seen["errors"] == [], f"{path}: console errors {seen['errors']}"
+
+
+def test_launch_buttons(site, visits):
+    _, pages = site
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     repo = config["repository"]["url"].removeprefix("https://github.com/")
     branch = config["repository"]["branch"]
-    for path in [p for p in pages if (ROOT / p).with_suffix(".ipynb").exists()]:
-        page, _ = open_page(browser, base + path)
-        hrefs = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
+    chapters = [p for p in pages if (ROOT / p).with_suffix(".ipynb").exists()]
+    assert len(chapters) >= 9, chapters
+    for path in chapters:
+        seen = visits[path]
+        hrefs = seen["hrefs"]
         notebook = pathlib.PurePosixPath(path).with_suffix(".ipynb").as_posix()
         assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=tree/{notebook}" in hrefs, path
         assert (
@@ -142,18 +167,12 @@ def test_launch_buttons(site, browser):
         ), path
         # "Live Code" (thebe): the button exists, and its Binder kernel is built from this
         # repository at the book's branch.
-        live = page.locator("button[onclick*='initThebe']")
-        assert live.count() == 1 and "Live Code" in (
-            live.first.get_attribute("title", timeout=1000) or ""
-        ) + (live.first.text_content(timeout=1000) or ""), f"{path}: no Live Code button"
-        thebe = page.evaluate(
-            "() => [...document.querySelectorAll('script[type=\"text/x-thebe-config\"]')]"
-            ".map(s => s.textContent).join('')"
-        )
+        live = seen["live"]
+        assert len(live) == 1 and "Live Code" in live[0], f"{path}: no Live Code button"
+        thebe = seen["thebe"]
         assert f'repo: "{repo}"' in thebe and f'ref: "{branch}"' in thebe, (
             f"{path}: thebe config {thebe!r}"
         )
-        page.close()
 
 
 def test_graph_drawings_and_screenshots(site, browser):
@@ -322,22 +341,14 @@ GENERIC_ALT = {"figure", "image", "png", "output", "img", "picture", "plot", "gr
 FILE_NAME = re.compile(r"\.(png|svg|jpe?g|gif|pdf)$|/_images/", re.IGNORECASE)
 
 
-def test_images_have_alt_text(site, browser):
+def test_images_have_alt_text(site, visits):
     """Every <img> says what it shows. A chapter's plot sets its alt text in its code cell's
     metadata: ``"mystnb": {"image": {"alt": "..."}}`` (myst-nb's ``render_image_options``;
     one text for every image that cell outputs)."""
-    base, pages = site
+    _, pages = site
     bad = []
     for path in pages:
-        page, _ = open_page(browser, base + path)
-        images = page.evaluate("""() => [...document.images].map(i => {
-            const cell = i.closest('.cell');
-            const code = cell && cell.querySelector('.cell_input pre');
-            const section = i.closest('section[id]');
-            return {alt: i.getAttribute('alt'), src: i.getAttribute('src'),
-                    section: section ? section.id : '',
-                    code: code ? code.textContent.trim().split('\\n')[0].slice(0, 70) : ''};
-        })""")
+        images = visits[path]["images"]
         for image in images:
             alt = (image["alt"] or "").strip()
             if not alt:
@@ -352,7 +363,6 @@ def test_images_have_alt_text(site, browser):
                 f"{path}#{image['section']}: {image['src'].rsplit('/', 1)[-1][:16]}... "
                 f"{why}; cell: {image['code']!r}"
             )
-        page.close()
     assert not bad, (
         f"{len(bad)} images without a real text alternative (set it in the cell's "
         'metadata: "mystnb": {"image": {"alt": "..."}}):\n' + "\n".join(bad)

@@ -8,7 +8,7 @@ from toy_data import classification_data, dataset
 from vaelib.classify import classification_loss
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
-from vaelib.step import make_train_loop, make_train_step, stack_batches
+from vaelib.step import make_train_loop, make_train_step, metric_names, stack_batches
 
 
 def test_step_traces_once_across_batch_sizes():
@@ -103,3 +103,56 @@ def test_xla_step_updates_weights_in_place():
         if " copy(" in line and line.split(" = ")[1].split("{")[0] in weight_shapes
     ]
     assert not copies, copies
+
+
+class _GradientCount:
+    """Counts ``tf.GradientTape.gradient`` calls: one per trace of a training step."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        original = tf.GradientTape.gradient
+
+        def counted(tape, *args, **kwargs):
+            self.calls += 1
+            return original(tape, *args, **kwargs)
+
+        monkeypatch.setattr(tf.GradientTape, "gradient", counted)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_loop_traces_its_step_once(monkeypatch, jit_compile):
+    # The step (its gradient and update) is traced once, in the loop's body; running the first
+    # step ahead of the loop traced and compiled it twice.
+    gradients = _GradientCount(monkeypatch)
+    model = MLP([4, 8, 2], seed=0)
+    ds = dataset()
+    loop = make_train_loop(
+        model,
+        tf.keras.optimizers.Adam(1e-2),
+        classification_loss,
+        element_spec=ds.element_spec,
+        jit_compile=jit_compile,
+    )
+    ran, metrics = loop(next(stack_batches(ds, 3)))
+    assert gradients.calls == 1
+    assert int(ran) == 3 and list(metrics) == list(classification_loss(model, next(iter(ds))))
+
+
+def test_metric_names_reads_the_loss_without_running_it():
+    model = MLP([4, 2], seed=0)
+    calls = tf.Variable(0)
+
+    def loss_fn(model, batch):
+        calls.assign_add(1)  # would show if the traced loss ran
+        loss = classification_loss(model, batch)["loss"]
+        return {"loss": loss, "b": 2.0 * loss, "a": loss + 1.0}
+
+    spec = dataset().element_spec
+    assert metric_names(model, loss_fn, spec) == ["loss", "b", "a"]
+    assert int(calls.numpy()) == 0
+    with pytest.raises(
+        TypeError, match="dict of scalar tensors with a 'loss' entry, got (Symbolic)?Tensor"
+    ):
+        metric_names(model, lambda m, b: classification_loss(m, b)["loss"], spec)
+    with pytest.raises(TypeError, match=r"got keys \['a'\]"):
+        metric_names(model, lambda m, b: {"a": classification_loss(m, b)["loss"]}, spec)

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from vaelib import validation
 from vaelib.data.in_memory import InMemoryData
-from vaelib.training.step import LossFn, make_train_step
+from vaelib.training.step import LossFn, make_train_step, metric_names
 
 __all__ = ["make_epoch_loop"]
 
@@ -61,20 +61,18 @@ def make_epoch_loop(
     ]
     tensor_specs = [tf.TensorSpec(t.shape, t.dtype) for t in tensors]
 
+    keys = metric_names(model, loss_fn, data.element_spec)
+
     def build(size: int):
         @tf.function(input_signature=[tensor_specs, *signature], jit_compile=jit_compile)
         def loop(tensors, order, epoch, first, count):
-            first_metrics = step(data.make_batch(tensors, order, epoch, first, size))
-            keys = list(first_metrics)
-
             def row(metrics):
                 return tf.stack([tf.cast(metrics[key], tf.float32) for key in keys])
 
-            values = tf.tensor_scatter_nd_update(
-                tf.zeros([steps_per_call, len(keys)]), [[0]], [row(first_metrics)]
-            )
-            finite = tf.reduce_all(tf.math.is_finite(row(first_metrics)))
-            n = tf.constant(1)
+            # the step is traced once, in the loop's body (count is at least 1)
+            values = tf.zeros([steps_per_call, len(keys)])
+            finite = tf.constant(True)
+            n = tf.constant(0)
             while n < count and finite:
                 batch = data.make_batch(tensors, order, epoch, first + n, size)
                 metrics = row(step(batch))
