@@ -97,6 +97,27 @@ def test_log_aggregate_posterior_against_scipy():
         diagnostics.log_aggregate_posterior(z[:, :1], q_mu, q_logvar)
 
 
+def test_log_aggregate_posterior_is_exact_for_narrow_posteriors_in_many_dimensions():
+    # The matrix-product form expands (z - mu)^2; with posteriors 100 times narrower than the
+    # prior (w = 1e4) and codes drawn from them, it must still match the direct sum.
+    rng = np.random.default_rng(2)
+    q_mu = rng.normal(size=(40, 20)) * 3.0
+    q_logvar = rng.uniform(-9.5, 0.5, size=(40, 20))
+    pick = rng.integers(0, 40, 60)
+    z = q_mu[pick] + np.exp(0.5 * q_logvar[pick]) * rng.normal(size=(60, 20))
+    components = scipy.stats.norm.logpdf(
+        z[:, None, :], q_mu[None], np.exp(0.5 * q_logvar)[None]
+    ).sum(-1)  # [M, N]
+    reference = scipy.special.logsumexp(components, axis=1) - np.log(40)
+    for chunk_size in (1, 16, 1024):
+        np.testing.assert_allclose(
+            diagnostics.log_aggregate_posterior(z, q_mu, q_logvar, chunk_size=chunk_size),
+            reference,
+            rtol=1e-11,
+            atol=1e-8,
+        )
+
+
 def test_surgery_terms_against_quadrature():
     """A 1-D aggregate posterior of five Gaussians: I_q and KL(q(z) || p(z)) by quadrature."""
     q_mu = np.array([[-1.5], [-0.4], [0.3], [1.1], [2.0]])
