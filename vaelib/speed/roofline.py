@@ -100,7 +100,10 @@ def matmul_flops_per_second(
     m, k, n = (validation.positive_int(name, v) for name, v in (("m", m), ("k", k), ("n", n)))
     jit_compile = validation.flag("jit_compile", jit_compile)
     a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
-    reps = max(1, int(2e9 // (2 * m * k * n)))
+    # about 2 GFLOP per call, so that the call's own cost is spread thin; at most 1,000
+    # products, which every layer of the book's models reaches (a tiny test shape would
+    # otherwise run 61,000 products a call, seconds each, whatever ``seconds`` asks)
+    reps = max(1, min(1000, int(2e9 // (2 * m * k * n))))
 
     @tf.function(jit_compile=jit_compile)
     def run(a, b):
