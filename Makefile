@@ -29,9 +29,10 @@ system-deps:
 book: install
 	$(BIN)/jupyter-book build . -n -W --keep-going
 
-## test: unit tests and every notebook under nbval (short runs: VAELIB_QUICK=1), a file per worker process
+## test: every notebook under nbval (short runs: VAELIB_QUICK=1), then the unit tests, a file per worker process
+## (in this order, not xdist's most-tests-first: the notebooks take longest, so short test files end the run)
 test: install
-	VAELIB_QUICK=1 $(BIN)/python -m pytest tests book --nbval-lax --durations=10 -n auto --dist loadfile
+	VAELIB_QUICK=1 $(BIN)/python -m pytest book tests --nbval-lax --durations=10 -n auto --dist loadfile --no-loadscope-reorder
 
 ## test-oldest: the same tests with $(OLDEST_PYTHON) and TensorFlow $(OLDEST_TF), in $(OLDEST_VENV)
 $(OLDEST_STAMP): requirements.txt pyproject.toml
@@ -42,7 +43,7 @@ $(OLDEST_STAMP): requirements.txt pyproject.toml
 	touch $(OLDEST_STAMP)
 
 test-oldest: system-deps $(OLDEST_STAMP)
-	VAELIB_QUICK=1 $(OLDEST_VENV)/bin/python -m pytest tests book --nbval-lax --durations=5 -n auto --dist loadfile \
+	VAELIB_QUICK=1 $(OLDEST_VENV)/bin/python -m pytest book tests --nbval-lax --durations=5 -n auto --dist loadfile --no-loadscope-reorder \
 	  --deselect tests/test_browser.py
 
 ## execute: re-run chapters at full length and store their outputs (all, or NB=book/07_evaluation.ipynb)

@@ -83,6 +83,10 @@ WORKER = textwrap.dedent("""
     import vaelib
     from test_distribute import vae_data, vae_loss_with_eps
 
+    # TensorFlow checks its peers every 30 s; every 2 s here, so that a killed worker is seen
+    # within seconds rather than half a minute (CI's time budget; the handling is the same)
+    from tensorflow.python.distribute import collective_all_reduce_strategy
+    collective_all_reduce_strategy.CollectiveAllReduceExtended._check_health_interval = 2
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
     def data(epoch):
