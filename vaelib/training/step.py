@@ -84,8 +84,8 @@ def metric_names(model: tf.Module, loss_fn: LossFn, batch_spec) -> list[str]:
     made before its loop, so it needs their names before it traces the step. This traces
     ``loss_fn(model, batch)`` alone (the forward pass, not its gradient or the update) into
     a graph of its own that is never run: nothing of it reaches the loop's program. (Running
-    the first step ahead of the loop instead traced and compiled the step twice per call
-    site, about 3 of the 6 seconds a ``fit`` call spent before its first step.)
+    the first step ahead of the loop instead put the step into the loop's program twice, so
+    it was traced and compiled twice; ``benchmarks/fit_setup.py`` times a call's set-up.)
 
     Args:
       model, loss_fn: as for :func:`make_train_step`.
