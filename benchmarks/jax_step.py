@@ -1,6 +1,7 @@
 """JAX's variants of the training benchmark, served to ``train_step.py`` (a worker).
 
-Usage: python benchmarks/jax_step.py [--models notes course]
+Usage: python benchmarks/jax_step.py [--models notes course] [--images PATH] [--matmul]
+       python benchmarks/jax_step.py --profile FOLDER [--models notes course] [--steps 200]
 
 The VAE training step of ``tf_train.py`` in JAX, for each model: the same layers,
 Glorot-uniform weights and zero biases, logits out, the Bernoulli likelihood from
@@ -18,7 +19,9 @@ binary batches. Two variants:
   of the scan gathers its 100 images and draws ``jax.random.bernoulli(intensity / 255)``
   inside the compiled program; the rate counts every call, epochs included.
 
-With ``--matmul``, JAX's own float32 matmul rates for ``workers.MATMUL_SHAPES``.
+With ``--matmul``, JAX's own float32 matmul rates for ``workers.MATMUL_SHAPES``. With
+``--profile FOLDER``, no worker: it profiles the ``jit`` step into FOLDER for
+``profile_step.py`` (see :func:`profile`), and exits.
 
 Imports no TensorFlow.
 """
@@ -82,27 +85,43 @@ def make_loss(activation):
     return loss_fn
 
 
+def adam_update(optimizer, grads, opt_state, params, key):
+    """The optimizer's update, under the name scope ``adam`` (as Keras names its Adam), so
+    that a profile finds its ops (``vaelib.speed.hlo.hlo_op_categories``); the scope changes
+    only the ops' names. Returns the step's new state."""
+    with jax.named_scope("adam"):
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, key
+
+
+def batches() -> np.ndarray:
+    """The same 20 batches as ``tf_train.batches()``."""
+    rng = np.random.default_rng(0)
+    return (rng.random((20, BATCH, 784)) < 0.13).astype(np.float32)
+
+
+def init_model(name: str) -> tuple[dict, object, object]:
+    """(params, optax Adam, loss function) of one model, as ``tf_train.py`` builds it."""
+    encoder_sizes, decoder_sizes, activation = MODELS[name]
+    key_e, key_d = jax.random.split(jax.random.PRNGKey(0))
+    params = {
+        "encoder": init_mlp(key_e, (*encoder_sizes, 2 * LATENT)),
+        "decoder": init_mlp(key_d, decoder_sizes),
+    }
+    return params, optax.adam(1e-3), make_loss(activation)
+
+
 def train_variants(models: list[str]) -> dict:
-    rng = np.random.default_rng(0)  # the same batches as tf_train.batches()
-    data = (rng.random((20, BATCH, 784)) < 0.13).astype(np.float32)
+    data = batches()
     variants = {}
     for name in models:
-        encoder_sizes, decoder_sizes, activation = MODELS[name]
-        key_e, key_d = jax.random.split(jax.random.PRNGKey(0))
-        params = {
-            "encoder": init_mlp(key_e, (*encoder_sizes, 2 * LATENT)),
-            "decoder": init_mlp(key_d, decoder_sizes),
-        }
-        optimizer = optax.adam(1e-3)
-
-        loss_fn = make_loss(activation)
+        params, optimizer, loss_fn = init_model(name)
 
         def step(state, x, optimizer=optimizer, loss_fn=loss_fn):
             params, opt_state, key = state
             key, sub = jax.random.split(key)
             loss, grads = jax.value_and_grad(loss_fn)(params, x, sub)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state, key), loss
+            return adam_update(optimizer, grads, opt_state, params, key), loss
 
         one = jax.jit(step, donate_argnums=0)
         scan = jax.jit(lambda state, xs, step=step: jax.lax.scan(step, state, xs), donate_argnums=0)
@@ -131,17 +150,9 @@ def train_variants(models: list[str]) -> dict:
 
 def on_device_variant(images: np.ndarray) -> dict:
     """The course's VAE trained as ``fit`` trains on an ``InMemoryData``: see the docstring."""
-    encoder_sizes, decoder_sizes, activation = MODELS["course"]
-    key_e, key_d = jax.random.split(jax.random.PRNGKey(0))
-    params = {
-        "encoder": init_mlp(key_e, (*encoder_sizes, 2 * LATENT)),
-        "decoder": init_mlp(key_d, decoder_sizes),
-    }
-    optimizer = optax.adam(1e-3)
+    params, optimizer, loss_fn = init_model("course")
     pixels = jnp.asarray(images)  # [N, 784] uint8, kept on the device
     steps_per_epoch = len(images) // BATCH
-
-    loss_fn = make_loss(activation)
 
     def call(state, order, first):
         def step(state, index):
@@ -151,8 +162,7 @@ def on_device_variant(images: np.ndarray) -> dict:
             p = pixels[picked].astype(jnp.float32) / 255.0
             x = jax.random.bernoulli(binarize, p).astype(jnp.float32)
             loss, grads = jax.value_and_grad(loss_fn)(params, x, noise)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state, key), loss
+            return adam_update(optimizer, grads, opt_state, params, key), loss
 
         return jax.lax.scan(step, state, first + jnp.arange(PER_CALL))
 
@@ -204,6 +214,44 @@ def matmul_variants() -> dict:
     return variants
 
 
+def profile(models: list[str], folder: str, steps: int, warmup: int) -> None:
+    """Writes, for each model, what ``benchmarks/profile_step.py`` reads to profile JAX's
+    ``jit`` step (one step per call, its loss read after every step, as timed above):
+    ``FOLDER/MODEL/hlo.txt`` (the optimized HLO), a profiler trace of ``steps`` steps under
+    ``FOLDER/MODEL/trace``, and ``FOLDER/MODEL/wall.json`` (their wall seconds)."""
+    import json
+    import time
+
+    x = batches()[0]
+    for name in models:
+        params, optimizer, loss_fn = init_model(name)
+
+        def step(state, x, optimizer=optimizer, loss_fn=loss_fn):
+            params, opt_state, key = state
+            key, sub = jax.random.split(key)
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, sub)
+            return adam_update(optimizer, grads, opt_state, params, key), loss
+
+        one = jax.jit(step, donate_argnums=0)
+        state = (params, optimizer.init(params), jax.random.PRNGKey(1))
+        out = os.path.join(folder, name)
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "hlo.txt"), "w") as f:
+            f.write(one.lower(state, x).compile().as_text())
+        for _ in range(warmup):
+            state, loss = one(state, x)
+            np.asarray(loss)
+        jax.profiler.start_trace(os.path.join(out, "trace"))
+        start = time.perf_counter()
+        for _ in range(steps):
+            state, loss = one(state, x)
+            np.asarray(loss)
+        wall = time.perf_counter() - start
+        jax.profiler.stop_trace()
+        with open(os.path.join(out, "wall.json"), "w") as f:
+            json.dump({"steps": steps, "wall": wall, "about": build_info()}, f)
+
+
 def build_info() -> str:
     import jaxlib
 
@@ -218,7 +266,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--images", help=".npy of [N, 784] uint8 training images")
     parser.add_argument("--matmul", action="store_true", help="also time JAX's matmuls")
+    parser.add_argument(
+        "--profile", metavar="FOLDER", help="profile the jit step into FOLDER instead (see profile)"
+    )
+    parser.add_argument("--steps", type=int, default=200, help="steps traced (--profile)")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.models, args.profile, args.steps, warmup=50)
+        return
     variants = train_variants(args.models)
     if args.images and "course" in args.models:
         variants.update(on_device_variant(np.load(args.images)))

@@ -1,44 +1,62 @@
-"""Where does the time of fit's compiled (XLA) training step go, and how fast could it be?
+"""Where does the time of a compiled training step go, in TensorFlow and in JAX?
 
-Usage: python benchmarks/profile_step.py [--steps 200] [--seconds 3]
+Usage: python benchmarks/profile_step.py [--models notes course] [--steps 200] [--seconds 3]
+                                         [--no-jax] [--json PATH]
 
-Profiles the notes' VAE step (the model and batches of ``tf_train.py``), called
-once per step from Python, with ``vaelib.profiling.profile_train_step``: the thread
-time of forward and backward matmuls, elementwise fusions, the Adam update and copies,
-the rest of the cores' time inside the compiled program, and the time outside it.
-Then it bounds what any step built from these parts could reach: every matmul at the
-best rate TensorFlow reaches at this model's layer shapes (its own kernel or XLA's)
-plus the Adam update on its own, with nothing else and no idle time
-(``vaelib.speed.step_bound``; ``vaelib.speed.step_bound`` times each shape).
-Prints; writes nothing.
+Profiles, for each model of ``tf_train.py`` (the notes' VAE and the course's), two
+programs that XLA compiled from the same step, each called once per step from Python with
+its loss read after every step, on the same batch of 100:
+
+* TensorFlow: fit's compiled (XLA) step, ``vaelib.make_train_step``, profiled by
+  ``vaelib.profiling.profile_train_step``;
+* JAX: the ``jax.jit`` step of ``jax_step.py`` (optax's Adam), profiled in a process of its
+  own (``jax_step.py --profile``, which imports no TensorFlow) and read here with
+  ``vaelib.profiling.profile_from_trace``.
+
+Both are read the same way (``vaelib.speed.hlo``): the thread time of forward and backward
+matmuls, elementwise fusions, the Adam update and copies, the rest of the cores' time inside
+the compiled program, and the time outside it. The two processes run one after the other,
+never at once. Then, for the notes' VAE, a bound on what any TensorFlow step built from these
+parts could reach: every matmul at the best rate TensorFlow reaches at this model's layer
+shapes plus the Adam update on its own, with nothing else and no idle time
+(``vaelib.speed.step_bound``). One pass of each: a profile, not a measurement over rounds.
+Prints; writes only ``--json PATH`` if given (and a temporary folder for JAX's trace,
+removed at the end).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 # tf_train's worker protocol is not started on import
-from tf_train import BATCH, batches, vaelib_model  # noqa: E402
+from tf_train import BATCH, MODEL_NAMES, batches, vaelib_model  # noqa: E402
 
 import vaelib  # noqa: E402
-from vaelib.profiling import format_profile, profile_train_step  # noqa: E402
+from vaelib.profiling import (  # noqa: E402
+    format_profile,
+    format_profiles,
+    profile_from_trace,
+    profile_train_step,
+)
 from vaelib.speed import matmul_flops_per_second, step_bound  # noqa: E402
+from vaelib.speed.hlo import CATEGORIES  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="steps traced")
-    parser.add_argument("--seconds", type=float, default=3.0, help="timing window of each rate")
-    args = parser.parse_args()
-
-    model, optimizer = vaelib_model()
+def tensorflow_profile(name: str, steps: int):
+    model, optimizer = vaelib_model(name)
     step = vaelib.make_train_step(
         model,
         optimizer,
@@ -46,44 +64,126 @@ def main() -> None:
         jit_compile=True,
         element_spec=tf.TensorSpec([None, 784], tf.float32),
     )
-    profile = profile_train_step(step, tf.constant(batches(1)[0]), steps=args.steps, warmup=50)
-    print(
-        f"fit's compiled step (XLA), one step per call, the notes' VAE, batch {BATCH}: "
-        f"{1e3 * profile.step:.2f} ms per step traced, of which "
-        f"{1e3 * profile.program:.2f} ms in the compiled program; {profile.cores} cores\n"
-    )
-    print(format_profile(profile))
+    return profile_train_step(step, tf.constant(batches(1)[0]), steps=steps, warmup=50)
 
-    forward = profile.thread_time["forward matmuls"] + profile.thread_time["forward elementwise"]
-    print(
-        "\nThe forward pass is a chain, each layer waiting for the one before: "
-        f"its {1e3 * forward:.2f} ms run one op at a time "
-        f"({forward / profile.step:.0%} of the step)."
-    )
 
-    peak = matmul_flops_per_second(2048, 2048, 2048, args.seconds)
-    fresh, fresh_optimizer = vaelib_model()  # the bound trains its optimizer: a throwaway copy
-    bound = step_bound(fresh, fresh_optimizer, batch_size=BATCH, seconds=args.seconds)
-    print(
-        f"Adam alone: {1e3 * bound.optimizer_seconds:.2f} ms per update, "
-        f"{bound.optimizer_bytes / 1e6:.0f} MB moved, "
-        f"{bound.optimizer_bytes / bound.optimizer_seconds / 1e9:.0f} GB/s"
-    )
-    print(
-        f"\nBound: {bound.step_flops / 1e6:.0f} MFLOP per step, all at the best layer-shape rate "
-        f"({bound.matmul_rate / 1e9:.0f} GFLOP/s), plus Adam alone, "
-        "with no other work and no idle time: "
-        f"{1e3 * bound.seconds:.2f} ms per step = {BATCH / bound.seconds:,.0f} examples/s = "
-        f"{bound.step_flops / bound.seconds / peak:.0%} of the {peak / 1e9:.0f} GFLOP/s roofline."
-    )
-    print(
-        f"Measured: {1e3 * profile.step:.2f} ms per step traced = "
-        f"{BATCH / profile.step:,.0f} examples/s = "
-        f"{bound.step_flops / profile.step / peak:.0%} of the roofline "
-        f"(this is the step called once per step; fit runs {vaelib.FitConfig.steps_per_call} "
-        "steps per call by default, which pays the call once per call; that loop is not "
-        "profiled here)."
-    )
+def jax_profiles(models: list[str], steps: int) -> tuple[dict, str]:
+    """{model: StepProfile} of JAX's jit step, traced by jax_step.py in its own process."""
+    folder = tempfile.mkdtemp(prefix="jax-profile-")
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.join(HERE, "jax_step.py"),
+                "--profile",
+                folder,
+                "--steps",
+                str(steps),
+                "--models",
+                *models,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        profiles, about = {}, ""
+        for name in models:
+            with open(os.path.join(folder, name, "wall.json")) as f:
+                run = json.load(f)
+            with open(os.path.join(folder, name, "hlo.txt")) as f:
+                hlo_text = f.read()
+            traces = [
+                os.path.join(root, file)
+                for root, _, files in os.walk(os.path.join(folder, name, "trace"))
+                for file in files
+                if file.endswith(".xplane.pb")
+            ]
+            profiles[name] = profile_from_trace(
+                hlo_text, traces[0], steps=run["steps"], wall=run["wall"]
+            )
+            about = run["about"]
+        return profiles, about
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=list(MODEL_NAMES))
+    parser.add_argument("--steps", type=int, default=200, help="steps traced")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing window of each rate")
+    parser.add_argument("--no-jax", dest="jax", action="store_false", help="TensorFlow only")
+    parser.add_argument("--json", help="also write the profiles to this file")
+    args = parser.parse_args()
+
+    profiles = {"TensorFlow": {name: tensorflow_profile(name, args.steps) for name in args.models}}
+    about = {"TensorFlow": f"TensorFlow {tf.__version__}"}
+    have_jax = all(importlib.util.find_spec(m) for m in ("jax", "optax"))
+    if args.jax and have_jax:
+        profiles["JAX"], about["JAX"] = jax_profiles(args.models, args.steps)
+    elif args.jax:
+        print("(JAX or optax is not installed: TensorFlow's profile only)")
+    for name in args.models:
+        tf_profile = profiles["TensorFlow"][name]
+        if "JAX" in profiles:  # both programs read the same way: the same products found
+            same = profiles["JAX"][name].flops == tf_profile.flops
+            print(f"\n{MODEL_NAMES[name]}: the two programs' matmul FLOPs agree: {same}")
+        print(
+            f"\n{MODEL_NAMES[name]}, batch {BATCH}, one step per call, {args.steps} steps "
+            f"traced, {tf_profile.cores} cores; TensorFlow: fit's compiled (XLA) step"
+        )
+        if "JAX" in profiles:
+            print(f"JAX: jax.jit step, optax Adam ({about['JAX']})")
+            print(format_profiles({lib: by_model[name] for lib, by_model in profiles.items()}))
+        else:
+            print(format_profile(tf_profile))
+        for library, by_model in profiles.items():
+            p = by_model[name]
+            forward = p.thread_time["forward matmuls"] + p.thread_time["forward elementwise"]
+            idle = p.idle_inside / (p.cores * p.step)
+            print(
+                f"{library}: {1e3 * p.step:.2f} ms per step traced ({BATCH / p.step:,.0f} "
+                f"examples/s), {1e3 * p.program:.2f} ms in the compiled program; forward pass "
+                f"{1e3 * forward:.2f} core ms; idle or helping {idle:.0%}"
+                f", copies {1e3 * p.thread_time['copies']:.2f} core ms"
+            )
+
+    if "notes" in args.models:
+        peak = matmul_flops_per_second(2048, 2048, 2048, args.seconds)
+        fresh, fresh_optimizer = vaelib_model()  # the bound trains its optimizer: a throwaway
+        bound = step_bound(fresh, fresh_optimizer, batch_size=BATCH, seconds=args.seconds)
+        profile = profiles["TensorFlow"]["notes"]
+        print(
+            f"\nTensorFlow, notes' VAE: Adam alone {1e3 * bound.optimizer_seconds:.2f} ms per "
+            f"update, {bound.optimizer_bytes / 1e6:.0f} MB moved, "
+            f"{bound.optimizer_bytes / bound.optimizer_seconds / 1e9:.0f} GB/s"
+        )
+        print(
+            f"Bound: {bound.step_flops / 1e6:.0f} MFLOP per step, all at the best layer-shape "
+            f"rate ({bound.matmul_rate / 1e9:.0f} GFLOP/s), plus Adam alone, with no other work "
+            f"and no idle time: {1e3 * bound.seconds:.2f} ms per step = "
+            f"{BATCH / bound.seconds:,.0f} examples/s = "
+            f"{bound.step_flops / bound.seconds / peak:.0%} of the {peak / 1e9:.0f} GFLOP/s "
+            f"roofline. Measured: {1e3 * profile.step:.2f} ms per step traced = "
+            f"{bound.step_flops / profile.step / peak:.0%} of the roofline (one step per call; "
+            f"fit runs {vaelib.FitConfig.steps_per_call} steps per call, not profiled here)."
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "categories": list(CATEGORIES),
+                    "steps": args.steps,
+                    "batch": BATCH,
+                    "libraries": about,
+                    "profiles": {
+                        library: {name: p.to_dict() for name, p in by_model.items()}
+                        for library, by_model in profiles.items()
+                    },
+                },
+                f,
+                indent=1,
+            )
+        print(f"\nwrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def main() -> None:
         "--no-profile",
         dest="profile",
         action="store_false",
-        help="skip the per-op profile of fit's default step",
+        help="skip the per-op profiles of the compiled step (TensorFlow's and JAX's)",
     )
     parser.add_argument("--json", help="also write the rates to this file")
     args = parser.parse_args()
@@ -284,6 +284,30 @@ def main() -> None:
                     f"of the roofline (median over the {len(steady)} rounds whose roofline is "
                     f"within {ROOFLINE_AGREEMENT:.0%} of its median)"
                 )
+    profile = None
+    if args.profile:
+        print(
+            "\nWhere a compiled step's time goes, TensorFlow's and JAX's "
+            "(benchmarks/profile_step.py):",
+            flush=True,
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, "profile.json")
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_step.py"),
+                    "--models",
+                    *args.models,
+                    *([] if args.peers else ["--no-jax"]),
+                    "--json",
+                    path,
+                ],
+                check=False,
+            )
+            if done.returncode == 0:
+                with open(path) as f:
+                    profile = json.load(f)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
@@ -302,21 +326,9 @@ def main() -> None:
                     "flops_per_example": flops,
                     "ratios": ratios,
                     "libraries": {w.label: w.about for w in workers if w.about},
+                    "profile": profile,
                 },
                 f,
                 indent=1,
             )
         print(f"\nwrote {args.json}")
-    if args.profile:
-        print("\nWhere the default step's time goes (benchmarks/profile_step.py):", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_step.py"),
-            ],
-            check=False,
-        )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,8 @@
 """vaelib.profiling: categories and FLOPs read off the compiled step, against closed forms."""
 
+import collections
+import json
+
 import pytest
 import tensorflow as tf
 
@@ -104,7 +107,37 @@ def test_a_trace_without_the_ops_is_refused_not_zero(monkeypatch):
     monkeypatch.setattr(
         profiling,
         "_trace",
-        lambda run, steps: (__import__("collections").Counter({"unrelated event": 1.0}), 1.0),
+        lambda run, steps: (collections.Counter({"unrelated event": 1.0}), 1.0),
     )
     with pytest.raises(profiling.ProfilerUnsupportedError, match="recorded none of the step's"):
         profiling.profile_train_step(step, x, steps=2, warmup=1)
+
+
+def _hand_profile(scale):
+    thread_time = dict.fromkeys(profiling.CATEGORIES, 0.0)
+    thread_time.update({"forward matmuls": 2e-3 * scale, "copies": 1e-3 * scale})
+    flops = dict.fromkeys(profiling.CATEGORIES, 0.0)
+    flops["forward matmuls"] = 2e8
+    return profiling.StepProfile(
+        step=10e-3, program=8e-3, cores=2, thread_time=thread_time, flops=flops
+    )
+
+
+def test_profiles_to_json_and_side_by_side():
+    tf_like, jax_like = _hand_profile(1.0), _hand_profile(2.0)
+    again = profiling.StepProfile.from_dict(json.loads(json.dumps(tf_like.to_dict())))
+    assert again == tf_like
+    table = profiling.format_profiles({"TensorFlow": tf_like, "JAX": jax_like}).splitlines()
+    assert table[0].split() == ["TensorFlow", "JAX"]
+    matmuls = next(line for line in table if line.startswith("forward matmuls")).split()
+    # core ms, then GFLOP/s while running (2e8 FLOPs in 2 ms = 100; in 4 ms = 50), per library
+    assert matmuls[2:] == ["2.00", "100", "4.00", "50"]
+    copies = next(line for line in table if line.startswith("copies")).split()
+    assert copies[1:] == ["1.00", "2.00"]
+    assert table[-2].split()[-2:] == ["10.00", "10.00"]  # step (wall ms)
+    with pytest.raises(ValueError, match="fields must be exactly"):
+        profiling.StepProfile.from_dict({**tf_like.to_dict(), "extra": 1})
+    with pytest.raises(ValueError, match="lacks the categories"):
+        profiling.StepProfile.from_dict({**tf_like.to_dict(), "flops": {}})
+    with pytest.raises(ValueError, match="at least one"):
+        profiling.format_profiles({})

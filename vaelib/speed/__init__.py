@@ -5,6 +5,8 @@ profiles.
 - :mod:`vaelib.speed.roofline`: the machine's matmul rate, a step's FLOPs, a bound on a step.
 - :mod:`vaelib.speed.runners`: the course's VAE step in each execution mode, timed.
 - :mod:`vaelib.speed.profiling`: where a compiled step spends its cores' time.
+- :mod:`vaelib.speed.hlo`: an XLA CPU program's ops by category, and its profiler trace
+  (TensorFlow's or JAX's).
 
 The package holds every name of vaelib 0.1's flat module ``vaelib.speed``, so
 ``vaelib.speed.run_rounds`` and the like still work.

@@ -16,24 +16,25 @@ import collections
 import dataclasses
 import glob
 import os
-import re
 import shutil
 import tempfile
 import time
-from typing import Callable
+from typing import Callable, Mapping
 
-import numpy as np
 import tensorflow as tf
-from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from vaelib import validation
+from vaelib.speed import hlo
+from vaelib.speed.hlo import CATEGORIES, hlo_op_categories
 
 __all__ = [
     "CATEGORIES",
     "ProfilerUnsupportedError",
     "StepProfile",
     "format_profile",
+    "format_profiles",
     "hlo_op_categories",
+    "profile_from_trace",
     "profile_train_step",
 ]
 
@@ -47,16 +48,6 @@ class ProfilerUnsupportedError(RuntimeError):
     """This TensorFlow's profiler does not record XLA's CPU ops in a form vaelib can read."""
 
 
-CATEGORIES = (
-    "forward matmuls",
-    "backward matmuls",
-    "forward elementwise",
-    "backward elementwise",
-    "optimizer update",
-    "copies",
-    "other",
-)
-_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ([a-z\-]+)\(([^)]*)\)(.*)$")
 _PROGRAM_EVENT = "CpuExecutable::ExecuteAsyncOnStream"
 
 
@@ -104,6 +95,29 @@ class StepProfile:
         rows.append(("outside XLA", self.outside, self.outside / total))
         return rows
 
+    def to_dict(self) -> dict:
+        """The fields, for JSON; :meth:`from_dict` reads them back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: Mapping) -> StepProfile:
+        """A profile from :meth:`to_dict`'s fields (extra keys are refused).
+
+        Raises:
+          ValueError: a field is missing or unknown, or a category is missing.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        if set(fields) != names:
+            raise ValueError(
+                f"fields must be exactly {sorted(names)}, got {sorted(fields)}: "
+                "pass what StepProfile.to_dict wrote"
+            )
+        for key in ("thread_time", "flops"):
+            missing = set(CATEGORIES) - set(fields[key])
+            if missing:
+                raise ValueError(f"fields[{key!r}] lacks the categories {sorted(missing)}")
+        return cls(**{**fields, "cores": int(fields["cores"])})
+
 
 def format_profile(profile: StepProfile) -> str:
     """The profile as a text table: core milliseconds per step, share, and matmul rates."""
@@ -115,47 +129,33 @@ def format_profile(profile: StepProfile) -> str:
     return "\n".join(lines)
 
 
-def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tuple[str, float]]:
-    """Maps each op of an optimized HLO module's entry computation to (category, FLOPs).
+def format_profiles(profiles: Mapping[str, StepProfile]) -> str:
+    """Profiles side by side (e.g. ``{"TensorFlow": ..., "JAX": ...}``): per category, core
+    milliseconds per step and the matmuls' GFLOP/s while running; then each step's wall
+    time and the compiled program's part of it.
 
-    Args:
-      hlo: text of ``step.experimental_get_compiler_ir(batch)(stage="optimized_hlo")``.
-      optimizer_scope: the optimizer's name scope: a Keras optimizer's ``name``,
-        which Keras numbers (``adam``, ``adam_1``, ...); any number matches.
-
-    Returns:
-      ``{op name: (category, FLOPs)}``; FLOPs are nonzero for matmuls only
-      (2 x output size x contracted size).
+    Raises:
+      ValueError: ``profiles`` is empty.
     """
-    if "\nENTRY" not in hlo:
-        raise ValueError("hlo must be the text of an HLO module with an ENTRY computation")
-    shapes, ops = {}, {}
-    for line in hlo[hlo.index("\nENTRY") :].splitlines():
-        match = _INSTRUCTION.match(line)
-        if not match:
-            continue
-        name, shape, opcode, operands, rest = match.groups()
-        dims = re.match(r"\w+\[([\d,]*)\]", shape)
-        shapes[name] = [int(d) for d in dims[1].split(",") if d] if dims else []
-        op_name = (re.search(r'op_name="([^"]*)"', rest) or [None, ""])[1]
-        backward = op_name.startswith("gradient_tape/")
-        flops = 0.0
-        if opcode == "dot":
-            lhs = operands.split(",")[0].strip().lstrip("%")
-            contracting = re.search(r"lhs_contracting_dims=\{(\d+)\}", rest)
-            size = shapes[lhs][int(contracting[1])] if contracting and lhs in shapes else 0
-            flops = 2.0 * float(np.prod(shapes[name])) * size
-            category = "backward matmuls" if backward else "forward matmuls"
-        elif re.match(rf"{re.escape(optimizer_scope)}(_\d+)?/", op_name, re.IGNORECASE):
-            category = "optimizer update"
-        elif opcode == "copy":
-            category = "copies"
-        elif opcode == "fusion":
-            category = "backward elementwise" if backward else "forward elementwise"
-        else:
-            category = "other"
-        ops[name] = (category, flops)
-    return ops
+    if not profiles:
+        raise ValueError("profiles must name at least one StepProfile")
+    width = 20
+    lines = [
+        f"{'':22s}" + "".join(f" {name[:width]:>{width}s}" for name in profiles),
+        f"{'':22s}" + f" {'core ms':>8s} {'GFLOP/s':>11s}" * len(profiles),
+    ]
+    all_rows = [p.rows() for p in profiles.values()]
+    for i, (category, _, _) in enumerate(all_rows[0]):
+        cells = []
+        for profile, rows in zip(profiles.values(), all_rows, strict=True):
+            seconds, flops = rows[i][1], profile.flops.get(category, 0.0)
+            rate = f"{flops / seconds / 1e9:.0f}" if flops and seconds else ""
+            cells.append(f" {1e3 * seconds:8.2f} {rate:>11s}")
+        lines.append(f"{category:22s}" + "".join(cells))
+    for label, field in (("step (wall ms)", "step"), ("  in the program", "program")):
+        cells = "".join(f" {1e3 * getattr(p, field):8.2f} {'':11s}" for p in profiles.values())
+        lines.append(f"{label:22s}{cells}")
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _trace(run: Callable[[], object], steps: int) -> tuple[collections.Counter, float]:
@@ -170,19 +170,12 @@ def _trace(run: Callable[[], object], steps: int) -> tuple[collections.Counter, 
             wall = time.perf_counter() - start
         finally:
             tf.profiler.experimental.stop()
-        space = xplane_pb2.XSpace()
-        with open(
-            glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0], "rb"
-        ) as f:
-            space.ParseFromString(f.read())
+        space = hlo.read_space(
+            glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0]
+        )
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
-    times = collections.Counter()
-    for plane in space.planes:
-        names = {k: v.name for k, v in plane.event_metadata.items()}
-        for line in plane.lines:
-            for event in line.events:
-                times[names.get(event.metadata_id, "")] += event.duration_ps * 1e-12
+    times = hlo.trace_times(space)
     return times, wall
 
 
@@ -230,6 +223,11 @@ def profile_train_step(
             f"TensorFlow {VERIFIED_VERSIONS} and is known to fail on {FAILING_VERSIONS}: "
             "upgrade TensorFlow to profile a step"
         )
+    return _profile(ops, times, times.get(_PROGRAM_EVENT, 0.0), wall, steps)
+
+
+def _profile(ops: dict, times, program: float, wall: float, steps: int) -> StepProfile:
+    """The per-step profile from the categorized ops and the trace's summed times."""
     thread_time = dict.fromkeys(CATEGORIES, 0.0)
     flops = dict.fromkeys(CATEGORIES, 0.0)
     for name, (category, op_flops) in ops.items():
@@ -238,8 +236,35 @@ def profile_train_step(
             flops[category] += op_flops  # each op runs once per step
     return StepProfile(
         step=wall / steps,
-        program=times.get(_PROGRAM_EVENT, 0.0) / steps,
+        program=program / steps,
         cores=os.cpu_count() or 1,
         thread_time=thread_time,
         flops=flops,
     )
+
+
+def profile_from_trace(
+    hlo_text: str, xplane_path: str, *, steps: int, wall: float, optimizer_scope: str = "adam"
+) -> StepProfile:
+    """The profile of a step that another program compiled and traced, such as JAX's
+    (``benchmarks/jax_step.py --profile``): its optimized HLO, and a profiler trace of
+    ``steps`` steps that took ``wall`` seconds, one step per call.
+
+    Raises:
+      ValueError: ``steps`` is not a positive int, or ``wall`` is not positive.
+      ProfilerUnsupportedError: the trace holds none of the program's ops.
+    """
+    steps = validation.positive_int("steps", steps)
+    if not wall > 0:
+        raise ValueError(
+            f"wall must be the traced steps' positive wall time in seconds, got {wall}"
+        )
+    ops = hlo_op_categories(hlo_text, optimizer_scope)
+    space = hlo.read_space(xplane_path)
+    times = hlo.trace_times(space)
+    if not any(times.get(name) for name in ops):
+        raise ProfilerUnsupportedError(
+            f"the trace {xplane_path} holds none of the program's {len(ops)} ops: "
+            "was it traced from the program whose HLO was given?"
+        )
+    return _profile(ops, times, hlo.program_seconds(space), wall, steps)
