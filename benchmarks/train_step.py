@@ -334,3 +334,7 @@ def main() -> None:
                 indent=1,
             )
         print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
