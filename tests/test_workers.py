@@ -1,6 +1,7 @@
 """benchmarks/workers.py (issue 23): while one worker times a variant, every other worker, and
 everything it started, is stopped; a planted busy worker cannot take the timed one's cores."""
 
+import ast
 import pathlib
 import sys
 import textwrap
@@ -104,3 +105,23 @@ def test_a_roofline_share_uses_only_rounds_whose_roofline_agrees():
     assert train_step.steady_rounds([100, 105, 150, 98, 60]) == [0, 1, 3]
     assert train_step.steady_rounds([100, 300, 10]) == [0]  # only the median's own round
     assert train_step.ROOFLINE_AGREEMENT == 0.10
+
+
+@pytest.mark.parametrize(
+    "script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if p.name != "workers.py")
+)
+def test_every_benchmark_script_calls_its_main(script):
+    """A script whose ``if __name__ == "__main__": main()`` went missing runs nothing and exits
+    0 (it happened to train_step.py once); read from the source, so no script is started."""
+    tree = ast.parse((ROOT / "benchmarks" / script).read_text())
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    last = tree.body[-1]
+    assert isinstance(last, ast.If) and ast.unparse(last.test) == "__name__ == '__main__'", (
+        f"benchmarks/{script} does not end with if __name__ == '__main__': main()"
+    )
+    called = {
+        n.func.id
+        for n in ast.walk(last)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    assert called & defined, f"benchmarks/{script}: its __main__ calls nothing it defines"
