@@ -111,18 +111,26 @@ def init_model(name: str) -> tuple[dict, object, object]:
     return params, optax.adam(1e-3), make_loss(activation)
 
 
+def make_step(optimizer, loss_fn):
+    """One training step on a batch ``x``: ``step((params, opt_state, key), x)`` returns the
+    new state and the loss (a fresh noise key per step, as ``vaelib.vae_loss`` draws)."""
+
+    def step(state, x):
+        params, opt_state, key = state
+        key, sub = jax.random.split(key)
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, sub)
+        return adam_update(optimizer, grads, opt_state, params, key), loss
+
+    return step
+
+
 def train_variants(models: list[str]) -> dict:
     data = batches()
     variants = {}
     for name in models:
         params, optimizer, loss_fn = init_model(name)
 
-        def step(state, x, optimizer=optimizer, loss_fn=loss_fn):
-            params, opt_state, key = state
-            key, sub = jax.random.split(key)
-            loss, grads = jax.value_and_grad(loss_fn)(params, x, sub)
-            return adam_update(optimizer, grads, opt_state, params, key), loss
-
+        step = make_step(optimizer, loss_fn)
         one = jax.jit(step, donate_argnums=0)
         scan = jax.jit(lambda state, xs, step=step: jax.lax.scan(step, state, xs), donate_argnums=0)
         for label, fn, per_call in (
@@ -226,12 +234,7 @@ def profile(models: list[str], folder: str, steps: int, warmup: int) -> None:
     for name in models:
         params, optimizer, loss_fn = init_model(name)
 
-        def step(state, x, optimizer=optimizer, loss_fn=loss_fn):
-            params, opt_state, key = state
-            key, sub = jax.random.split(key)
-            loss, grads = jax.value_and_grad(loss_fn)(params, x, sub)
-            return adam_update(optimizer, grads, opt_state, params, key), loss
-
+        step = make_step(optimizer, loss_fn)
         one = jax.jit(step, donate_argnums=0)
         state = (params, optimizer.init(params), jax.random.PRNGKey(1))
         out = os.path.join(folder, name)
