@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/jax_step.py [--models notes course] [--images PATH] [--matmul]
        python benchmarks/jax_step.py --profile FOLDER [--models notes course] [--steps 200]
+                                     [--images PATH]
 
 The VAE training step of ``tf_train.py`` in JAX, for each model: the same layers,
 Glorot-uniform weights and zero biases, logits out, the Bernoulli likelihood from
@@ -20,8 +21,8 @@ binary batches. Two variants:
   inside the compiled program; the rate counts every call, epochs included.
 
 With ``--matmul``, JAX's own float32 matmul rates for ``workers.MATMUL_SHAPES``. With
-``--profile FOLDER``, no worker: it profiles the ``jit`` step into FOLDER for
-``profile_step.py`` (see :func:`profile`), and exits.
+``--profile FOLDER``, no worker: it profiles the ``jit`` step (and, with ``--images``,
+the on-device scan) into FOLDER for ``profile_step.py`` (see :func:`profile`), and exits.
 
 Imports no TensorFlow.
 """
@@ -156,8 +157,11 @@ def train_variants(models: list[str]) -> dict:
     return variants
 
 
-def on_device_variant(images: np.ndarray) -> dict:
-    """The course's VAE trained as ``fit`` trains on an ``InMemoryData``: see the docstring."""
+def on_device_runner(images: np.ndarray):
+    """The course's VAE trained as ``fit`` trains on an ``InMemoryData`` (see the docstring):
+    ``(run, optimized_hlo)``: ``run()`` makes one call of ``PER_CALL`` steps and reads their
+    losses; ``optimized_hlo()`` is the compiled call's optimized HLO. The batch is drawn under
+    ``jax.named_scope("input_batch")``, where ``vaelib.speed.hlo`` finds it."""
     params, optimizer, loss_fn = init_model("course")
     pixels = jnp.asarray(images)  # [N, 784] uint8, kept on the device
     steps_per_epoch = len(images) // BATCH
@@ -166,9 +170,10 @@ def on_device_variant(images: np.ndarray) -> dict:
         def step(state, index):
             params, opt_state, key = state
             key, noise, binarize = jax.random.split(key, 3)
-            picked = jax.lax.dynamic_slice(order, (index * BATCH,), (BATCH,))
-            p = pixels[picked].astype(jnp.float32) / 255.0
-            x = jax.random.bernoulli(binarize, p).astype(jnp.float32)
+            with jax.named_scope("input_batch"):
+                picked = jax.lax.dynamic_slice(order, (index * BATCH,), (BATCH,))
+                p = pixels[picked].astype(jnp.float32) / 255.0
+                x = jax.random.bernoulli(binarize, p).astype(jnp.float32)
             loss, grads = jax.value_and_grad(loss_fn)(params, x, noise)
             return adam_update(optimizer, grads, opt_state, params, key), loss
 
@@ -189,6 +194,16 @@ def on_device_variant(images: np.ndarray) -> dict:
         if where["first"] + PER_CALL > steps_per_epoch:
             where["first"], where["epoch"] = 0, where["epoch"] + 1
 
+    def optimized_hlo() -> str:
+        order = jnp.arange(len(images), dtype=jnp.int32)
+        return run_call.lower(state[0], order, jnp.int32(0)).compile().as_text()
+
+    return run, optimized_hlo
+
+
+def on_device_variant(images: np.ndarray) -> dict:
+    """The timed variant of :func:`on_device_runner`."""
+    run, _ = on_device_runner(images)
     for _ in range(3):  # compiles now
         run()
     return {
@@ -222,37 +237,54 @@ def matmul_variants() -> dict:
     return variants
 
 
-def profile(models: list[str], folder: str, steps: int, warmup: int) -> None:
+def profile(
+    models: list[str], folder: str, steps: int, warmup: int, images: np.ndarray | None = None
+) -> None:
     """Writes, for each model, what ``benchmarks/profile_step.py`` reads to profile JAX's
     ``jit`` step (one step per call, its loss read after every step, as timed above):
     ``FOLDER/MODEL/hlo.txt`` (the optimized HLO), a profiler trace of ``steps`` steps under
-    ``FOLDER/MODEL/trace``, and ``FOLDER/MODEL/wall.json`` (their wall seconds)."""
+    ``FOLDER/MODEL/trace``, and ``FOLDER/MODEL/wall.json`` (their wall seconds and steps).
+    Given ``images``, the same for the on-device scan (:func:`on_device_runner`, ``steps``
+    rounded up to whole calls of ``PER_CALL`` steps) under ``FOLDER/course-on-device``."""
+    x = batches()[0]
+    programs = {}
+    for name in models:
+        params, optimizer, loss_fn = init_model(name)
+        one = jax.jit(make_step(optimizer, loss_fn), donate_argnums=0)
+        state = [(params, optimizer.init(params), jax.random.PRNGKey(1))]
+
+        def run(one=one, state=state):
+            state[0], loss = one(state[0], x)
+            np.asarray(loss)
+
+        hlo_text = one.lower(state[0], x).compile().as_text()
+        programs[name] = (run, lambda hlo_text=hlo_text: hlo_text, steps, 1)
+    if images is not None:
+        run, optimized_hlo = on_device_runner(images)
+        programs["course-on-device"] = (run, optimized_hlo, -(-steps // PER_CALL), PER_CALL)
+    for name, (run, optimized_hlo, calls, per_call) in programs.items():
+        trace_calls(run, optimized_hlo, calls, per_call, max(1, warmup // per_call), folder, name)
+
+
+def trace_calls(run, optimized_hlo, calls, per_call, warmup, folder, name) -> None:
+    """Warms ``run`` up, writes its HLO, traces ``calls`` calls into ``FOLDER/name``."""
     import json
     import time
 
-    x = batches()[0]
-    for name in models:
-        params, optimizer, loss_fn = init_model(name)
-
-        step = make_step(optimizer, loss_fn)
-        one = jax.jit(step, donate_argnums=0)
-        state = (params, optimizer.init(params), jax.random.PRNGKey(1))
-        out = os.path.join(folder, name)
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "hlo.txt"), "w") as f:
-            f.write(one.lower(state, x).compile().as_text())
-        for _ in range(warmup):
-            state, loss = one(state, x)
-            np.asarray(loss)
-        jax.profiler.start_trace(os.path.join(out, "trace"))
-        start = time.perf_counter()
-        for _ in range(steps):
-            state, loss = one(state, x)
-            np.asarray(loss)
-        wall = time.perf_counter() - start
-        jax.profiler.stop_trace()
-        with open(os.path.join(out, "wall.json"), "w") as f:
-            json.dump({"steps": steps, "wall": wall, "about": build_info()}, f)
+    out = os.path.join(folder, name)
+    os.makedirs(out, exist_ok=True)
+    for _ in range(warmup):
+        run()
+    with open(os.path.join(out, "hlo.txt"), "w") as f:
+        f.write(optimized_hlo())
+    jax.profiler.start_trace(os.path.join(out, "trace"))
+    start = time.perf_counter()
+    for _ in range(calls):
+        run()
+    wall = time.perf_counter() - start
+    jax.profiler.stop_trace()
+    with open(os.path.join(out, "wall.json"), "w") as f:
+        json.dump({"steps": calls * per_call, "wall": wall, "about": build_info()}, f)
 
 
 def build_info() -> str:
@@ -275,7 +307,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="steps traced (--profile)")
     args = parser.parse_args()
     if args.profile:
-        profile(args.models, args.profile, args.steps, warmup=50)
+        images = np.load(args.images) if args.images and "course" in args.models else None
+        profile(args.models, args.profile, args.steps, warmup=50, images=images)
         return
     variants = train_variants(args.models)
     if args.images and "course" in args.models:

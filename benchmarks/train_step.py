@@ -289,8 +289,8 @@ def main() -> None:
     profile = None
     if args.profile:
         print(
-            "\nWhere a compiled step's time goes, TensorFlow's and JAX's "
-            "(benchmarks/profile_step.py):",
+            "\nWhere a compiled step's time goes, TensorFlow's and JAX's, one step per call "
+            "and 20 (benchmarks/profile_step.py):",
             flush=True,
         )
         with tempfile.TemporaryDirectory() as scratch:

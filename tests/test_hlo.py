@@ -60,6 +60,67 @@ def test_a_scope_named_like_the_optimizer_only_at_a_boundary():
     assert hlo.hlo_op_categories(numbered)["multiply_add_fusion.3"][0] == "optimizer update"
 
 
+# A loop of steps (fit's, or lax.scan's): the steps' ops run in a while loop's body, whose
+# state is a tuple; the condition runs a conditional; the batch is drawn under input_batch.
+LOOP_STYLE = """HloModule loop
+
+%fused_computation.1 (param_0: u8[100,784]) -> f32[100,784] {
+  %param_0 = u8[100,784]{1,0} parameter(0)
+  ROOT %convert.1 = f32[100,784]{1,0} convert(%param_0)
+}
+
+%body.1 (state.1: (s32[], u8[100,784], f32[784,500])) -> (s32[], u8[100,784], f32[784,500]) {
+  %state.1 = (s32[], u8[100,784]{1,0}, /*index=2*/f32[784,500]{1,0}) parameter(0)
+  %images.1 = u8[100,784]{1,0} get-tuple-element(%state.1), index=1
+  %w.2 = f32[784,500]{1,0} get-tuple-element(%state.1), index=2
+  %draw_fusion = f32[100,784]{1,0} fusion(%images.1), kind=kLoop, calls=%fused_computation.1, metadata={op_name="while/body/input_batch/Cast"}
+  %dot.7 = f32[100,500]{1,0} dot(%draw_fusion, %w.2), lhs_contracting_dims={1}, rhs_contracting_dims={0}, metadata={op_name="vae/encoder/matmul"}
+  %n.1 = s32[] get-tuple-element(%state.1), index=0
+  ROOT %tuple.9 = (s32[], u8[100,784]{1,0}, /*index=2*/f32[784,500]{1,0}) tuple(%n.1, %images.1, %w.2)
+}
+
+%true.1 (t.1: s32[]) -> pred[] {
+  %t.1 = s32[] parameter(0)
+  ROOT %compare.3 = pred[] compare(%t.1, %t.1), direction=LT, metadata={op_name="while/cond"}
+}
+
+%false.1 (f.1: s32[]) -> pred[] {
+  %f.1 = s32[] parameter(0)
+  ROOT %constant.4 = pred[] constant(false)
+}
+
+%cond.1 (state.2: (s32[], u8[100,784], f32[784,500])) -> pred[] {
+  %state.2 = (s32[], u8[100,784]{1,0}, /*index=2*/f32[784,500]{1,0}) parameter(0)
+  %n.2 = s32[] get-tuple-element(%state.2), index=0
+  %flag.1 = pred[] constant(true)
+  ROOT %conditional.2 = pred[] conditional(%flag.1, %n.2, %n.2), true_computation=%true.1, false_computation=%false.1
+}
+
+ENTRY %main.1 (images.0: u8[100,784], w.0: f32[784,500]) -> f32[784,500] {
+  %images.0 = u8[100,784]{1,0} parameter(0)
+  %w.0 = f32[784,500]{1,0} parameter(1)
+  %zero.1 = s32[] constant(0)
+  %tuple.1 = (s32[], u8[100,784]{1,0}, /*index=2*/f32[784,500]{1,0}) tuple(%zero.1, %images.0, %w.0)
+  %while.8 = (s32[], u8[100,784]{1,0}, /*index=2*/f32[784,500]{1,0}) while(%tuple.1), condition=%cond.1, body=%body.1
+  ROOT %out.1 = f32[784,500]{1,0} get-tuple-element(%while.8), index=2
+}
+"""
+
+
+def test_a_loop_of_steps_is_read_through_its_body():
+    ops = hlo.hlo_op_categories(LOOP_STYLE)
+    assert ops["dot.7"] == ("forward matmuls", 2 * 100 * 500 * 784)  # inside the body
+    assert ops["draw_fusion"] == ("input batch", 0.0)
+    assert "compare.3" in ops and "constant.4" in ops  # the condition's conditional's branches
+    # the loop and the conditional are not ops of their own: their time is their bodies'
+    assert "while.8" not in ops and "conditional.2" not in ops
+    assert "convert.1" not in ops  # inside a fusion
+    renamed = LOOP_STYLE.replace("input_batch/", "pipeline/")
+    assert hlo.hlo_op_categories(renamed, input_scope="pipeline")["draw_fusion"][0] == (
+        "input batch"
+    )
+
+
 def _space(lines_by_name: dict[str, list[tuple[str, float]]]) -> xplane_pb2.XSpace:
     """An XSpace with one plane; {line name: [(event name, milliseconds)]}."""
     space = xplane_pb2.XSpace()

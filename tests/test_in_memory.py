@@ -60,6 +60,19 @@ def test_dynamic_is_bernoulli_of_intensity_and_redrawn():
         assert abs(changed - 2 * p * (1 - p)) < 0.01
 
 
+def test_every_grey_level_is_drawn_with_its_own_probability():
+    """P(x = 1) = v / 255 for each of the 256 levels (0 never, 255 always), 5 SE bounds."""
+    levels = np.arange(784) % 256
+    images = np.tile(levels.reshape(1, 28, 28), (1000, 1, 1)).astype(np.uint8)
+    data = InMemoryData(images, batch_size=500, binarization="dynamic", seed=3)
+    x = np.concatenate([np.asarray(b) for b in epoch(data, 0)])
+    count = np.bincount(levels, minlength=256) * len(x)
+    freq = np.bincount(levels, weights=x.sum(axis=0), minlength=256) / count
+    p = np.arange(256) / 255
+    assert freq[0] == 0 and freq[255] == 1
+    assert np.all(np.abs(freq - p) <= 5 * np.sqrt(p * (1 - p) / count))
+
+
 def test_the_stream_is_fixed_by_the_seed_alone():
     a = InMemoryData(IMAGES, LABELS, batch_size=16, seed=7)
     b = InMemoryData(IMAGES, LABELS, batch_size=16, seed=7)

@@ -1,15 +1,18 @@
 """vaelib.profiling: categories and FLOPs read off the compiled step, against closed forms."""
 
 import collections
-import json
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
+import vaelib
 from vaelib import profiling
+from vaelib.data.in_memory import InMemoryData
 from vaelib.mlp import MLP
 from vaelib.seed import set_seed
 from vaelib.step import make_train_step
+from vaelib.training.epoch_loop import make_epoch_loop
 
 SIZES = [64, 256, 128, 10]
 BATCH = 32
@@ -107,37 +110,48 @@ def test_a_trace_without_the_ops_is_refused_not_zero(monkeypatch):
     monkeypatch.setattr(
         profiling,
         "_trace",
-        lambda run, steps: (collections.Counter({"unrelated event": 1.0}), 1.0),
+        lambda run, calls: (collections.Counter({"unrelated event": 1.0}), 1.0),
     )
-    with pytest.raises(profiling.ProfilerUnsupportedError, match="recorded none of the step's"):
+    with pytest.raises(profiling.ProfilerUnsupportedError, match="recorded none of the program's"):
         profiling.profile_train_step(step, x, steps=2, warmup=1)
 
 
-def _hand_profile(scale):
-    thread_time = dict.fromkeys(profiling.CATEGORIES, 0.0)
-    thread_time.update({"forward matmuls": 2e-3 * scale, "copies": 1e-3 * scale})
-    flops = dict.fromkeys(profiling.CATEGORIES, 0.0)
-    flops["forward matmuls"] = 2e8
-    return profiling.StepProfile(
-        step=10e-3, program=8e-3, cores=2, thread_time=thread_time, flops=flops
+@needs_profiler
+def test_a_loop_of_steps_that_draws_its_own_batches():
+    """fit's loop on an InMemoryData: the steps' ops are in a while loop's body, the batch's
+    gather and Bernoulli draw under input_batch; per step, the matmul FLOPs of one step."""
+    rng = np.random.default_rng(0)
+    data = InMemoryData(
+        rng.integers(0, 256, (200, 28, 28), dtype=np.uint8), batch_size=BATCH, seed=1
     )
-
-
-def test_profiles_to_json_and_side_by_side():
-    tf_like, jax_like = _hand_profile(1.0), _hand_profile(2.0)
-    again = profiling.StepProfile.from_dict(json.loads(json.dumps(tf_like.to_dict())))
-    assert again == tf_like
-    table = profiling.format_profiles({"TensorFlow": tf_like, "JAX": jax_like}).splitlines()
-    assert table[0].split() == ["TensorFlow", "JAX"]
-    matmuls = next(line for line in table if line.startswith("forward matmuls")).split()
-    # core ms, then GFLOP/s while running (2e8 FLOPs in 2 ms = 100; in 4 ms = 50), per library
-    assert matmuls[2:] == ["2.00", "100", "4.00", "50"]
-    copies = next(line for line in table if line.startswith("copies")).split()
-    assert copies[1:] == ["1.00", "2.00"]
-    assert table[-2].split()[-2:] == ["10.00", "10.00"]  # step (wall ms)
-    with pytest.raises(ValueError, match="fields must be exactly"):
-        profiling.StepProfile.from_dict({**tf_like.to_dict(), "extra": 1})
-    with pytest.raises(ValueError, match="lacks the categories"):
-        profiling.StepProfile.from_dict({**tf_like.to_dict(), "flops": {}})
-    with pytest.raises(ValueError, match="at least one"):
-        profiling.format_profiles({})
+    model = vaelib.VAE(vaelib.VAEConfig(hidden_sizes=(64,), latent_size=4))
+    run = make_epoch_loop(
+        model,
+        tf.keras.optimizers.Adam(1e-3),
+        vaelib.vae_loss,
+        data,
+        steps_per_call=4,
+        jit_compile=True,
+    )
+    args = (
+        list(data.tensors()),
+        data.order(0),
+        tf.constant(0, tf.int64),
+        tf.constant(0),
+        tf.constant(4),
+    )
+    loop = run.loops[BATCH]
+    profile = profiling.profile_calls(
+        lambda: loop(*args)[1]["loss"].numpy(),
+        lambda: loop.experimental_get_compiler_ir(*args)(stage="optimized_hlo"),
+        calls=3,
+        steps_per_call=4,
+        warmup=1,
+    )
+    sizes = [(784, 64), (64, 8), (4, 64), (64, 784)]  # encoder (both heads), decoder
+    macs = sum(a * b for a, b in sizes)
+    assert profile.flops["forward matmuls"] == 2 * BATCH * macs
+    assert profile.flops["backward matmuls"] == 2 * BATCH * (2 * macs - 784 * 64)
+    assert profile.thread_time["input batch"] > 0
+    assert profile.thread_time["optimizer update"] > 0
+    assert 0 < profile.program <= profile.step

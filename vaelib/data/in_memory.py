@@ -17,13 +17,15 @@ checkpoint sees exactly the batches of an uninterrupted one:
 
 * the order of epoch ``e``: ``argsort`` of ``stateless_uniform([N], seed=(seed, -(e + 1)))``;
 * the 32 random bits ``u`` of each pixel of step ``j`` of epoch ``e``:
-  ``stateless_uniform([batch, 784], seed=(seed, e * steps_per_epoch + j), dtype=tf.uint32)``,
-  and ``x = 1[u < floor(v / 255 * 2**32)]`` for grey level ``v``, so ``P(x = 1) = v / 255``
-  to within ``2**-32``.
+  ``stateless_uniform([batch, 784], seed=(seed, e * steps_per_epoch + j), dtype=tf.uint32,
+  alg="threefry")``, and ``x = 1[u < floor(v / 255 * 2**32)]`` for grey level ``v`` (always 1
+  for ``v = 255``), so ``P(x = 1) = v / 255`` to within ``2**-32``.
 
-Both use the Philox algorithm, named. Integer bits and integer comparisons make the loop
-compiled by XLA draw exactly what an eager call draws: XLA turns Philox's bits into floats
-differently from TensorFlow's own kernel, so float uniforms would not agree.
+The order uses the Philox algorithm, the pixels' bits ThreeFry (both named): XLA's CPU
+code for Philox made the draw cost more than a fifth of a training step of the course's VAE,
+ThreeFry about a tenth of that (``benchmarks/profile_step.py``, its "input batch" row). The
+draw is always compiled by XLA (:func:`_bernoulli_draw`), eagerly too, because TensorFlow's
+own CPU kernels have no ThreeFry; integer bits compared as integers also keep it exact.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
+
+# TensorFlow's wrapper of XLA's opt-barrier (public in neither tf.raw_ops nor tf.xla; the same
+# in TensorFlow 2.16 and 2.21); valid only in XLA-compiled code, as _bernoulli_draw always is
+from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier
 
 from vaelib import validation
 from vaelib.data.pipeline import (
@@ -47,8 +53,28 @@ __all__ = ["InMemoryData"]
 # Grey level v as a float, v / 255, rounded as ``tf.cast(v, tf.float32) / 255.0`` rounds it.
 _LEVELS = np.arange(256, dtype=np.float32) / np.float32(255.0)
 # Bernoulli(v / 255) from 32 random bits u: 1 when u < floor(v / 255 * 2**32) (2**32 for 255),
-# exact integer arithmetic, so the draw is the same eagerly and under XLA.
+# exact integer arithmetic. The thresholds below 2**32 fit 32 bits; v = 255 is always 1.
 _THRESHOLDS = (np.arange(256, dtype=np.int64) * 2**32) // 255
+_STEP_32 = 16843009  # 2**32 // 255; _THRESHOLDS[v] == v * _STEP_32 for v < 255
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _bernoulli_draw(levels, seed):
+    """``[n, 784]`` float32 pixels, Bernoulli(``levels / 255``), from ``[n, 784]`` int32 grey
+    levels and a ``[2]`` int64 seed (see the module docstring). Compiled by XLA wherever it
+    is called (inside ``fit``'s compiled loop it is part of the loop's program)."""
+    with tf.name_scope("input_batch"):  # a function's ops are named afresh: scope them again
+        # XLA would fuse the gather that made `levels` into the draw, and a fused gather keeps
+        # the draw's ThreeFry rounds from being vectorized (5x slower, chapter 8): the barrier
+        # makes XLA write the levels out first
+        (levels,) = xla_optimization_barrier([levels])
+        bits = tf.random.stateless_uniform(
+            tf.shape(levels), seed=seed, minval=None, maxval=None, dtype=tf.uint32, alg="threefry"
+        )
+        # floor(v / 255 * 2**32) = v * 16843009 for v < 255 (2**32 = 255 * 16843009 + 1):
+        # arithmetic, not a table lookup, so XLA vectorizes it
+        below = bits < tf.cast(levels, tf.uint32) * tf.constant(_STEP_32, tf.uint32)
+        return tf.cast(below | tf.equal(levels, 255), tf.float32)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -154,7 +180,12 @@ class InMemoryData:
         :meth:`tensors`) and the epoch's ``order``; works inside a compiled function.
 
         ``size`` is a Python int (a compiled loop is built per batch size); ``index`` is the
-        step within the epoch, a tensor or int."""
+        step within the epoch, a tensor or int. Its ops run under the name scope
+        ``input_batch``, where a profile finds them (``vaelib.speed.hlo``)."""
+        with tf.name_scope("input_batch"):
+            return self._make_batch(tensors, order, epoch, index, size)
+
+    def _make_batch(self, tensors, order, epoch, index, size: int):
         index = tf.cast(index, tf.int32)
         # a gather, not tf.slice: XLA takes a slice's start as a compile-time constant and
         # would compile the loop once per distinct first step
@@ -162,16 +193,7 @@ class InMemoryData:
         levels = tf.cast(tf.gather(tensors[0], picked), tf.int32)  # [size, 784], 0..255
         if self.binarization == "dynamic":
             step = tf.cast(epoch, tf.int64) * self.steps_per_epoch + tf.cast(index, tf.int64)
-            bits = tf.random.stateless_uniform(
-                [size, 784],
-                seed=tf.stack([tf.constant(self.seed, tf.int64), step]),
-                minval=None,
-                maxval=None,
-                dtype=tf.uint32,
-                alg="philox",
-            )
-            threshold = tf.gather(tf.constant(_THRESHOLDS), levels)
-            pixels = tf.cast(tf.cast(bits, tf.int64) < threshold, tf.float32)
+            pixels = _bernoulli_draw(levels, tf.stack([tf.constant(self.seed, tf.int64), step]))
         else:
             pixels = tf.gather(tf.constant(_LEVELS), levels)
         if self.labels is None:

@@ -4,7 +4,8 @@ profiles.
 - :mod:`vaelib.speed.timing`: throughput over a window; interleaved rounds with medians.
 - :mod:`vaelib.speed.roofline`: the machine's matmul rate, a step's FLOPs, a bound on a step.
 - :mod:`vaelib.speed.runners`: the course's VAE step in each execution mode, timed.
-- :mod:`vaelib.speed.profiling`: where a compiled step spends its cores' time.
+- :mod:`vaelib.speed.profiling`: where a compiled step (or a loop of steps) spends its cores'
+  time; :mod:`vaelib.speed.step_profile`: the profile's record and its tables.
 - :mod:`vaelib.speed.hlo`: an XLA CPU program's ops by category, and its profiler trace
   (TensorFlow's or JAX's).
 

@@ -28,10 +28,14 @@ CATEGORIES = (
     "forward elementwise",
     "backward elementwise",
     "optimizer update",
+    "input batch",
     "copies",
     "other",
 )
-_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ([a-z\-]+)\(([^)]*)\)(.*)$")
+# name = shape opcode(operands), rest; a tuple's shape is in parentheses (a loop's state)
+_INSTRUCTION = re.compile(
+    r"^\s*(?:ROOT )?%?([\w.\-]+) = (\((?:[^()]|\([^()]*\))*\)|\S+) ([a-z\-]+)\(([^)]*)\)(.*)$"
+)
 _COMPUTATION = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) .*\{\s*$")
 # The compiled program's span: TensorFlow's runtime wraps it in one event; JAX's PjRt client
 # runs it on its own threads as an execute event and a wait for the program's last op.
@@ -80,13 +84,45 @@ def _flops_of(instructions: list[tuple]) -> float:
     return flops
 
 
-def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tuple[str, float]]:
-    """Maps each op of an optimized HLO module's entry computation to (category, FLOPs).
+_CONTROL = ("while", "conditional", "call")
+_CALLED = re.compile(
+    r"(?:body|condition|true_computation|false_computation|to_apply)=%?([\w.\-]+)"
+    r"|branch_computations=\{([^}]*)\}"
+)
+
+
+def _program_instructions(computations: dict[str, list[tuple]]) -> list[tuple]:
+    """The instructions the runtime runs as ops of their own: the entry computation's, and
+    those of every computation a ``while`` loop, ``conditional`` or ``call`` runs (a loop
+    of training steps runs its steps' ops inside a ``while`` body), once each."""
+    found, seen, queue = [], {"ENTRY"}, ["ENTRY"]
+    while queue:
+        for instruction in computations.get(queue.pop(0), []):
+            found.append(instruction)
+            if instruction[2] not in _CONTROL:
+                continue
+            for one, many in _CALLED.findall(instruction[4]):
+                for called in [one] if one else [c.strip().lstrip("%") for c in many.split(",")]:
+                    if called and called not in seen:
+                        seen.add(called)
+                        queue.append(called)
+    return found
+
+
+def hlo_op_categories(
+    hlo: str, optimizer_scope: str = "adam", input_scope: str = "input_batch"
+) -> dict[str, tuple[str, float]]:
+    """Maps each op of an optimized HLO module's program to (category, FLOPs).
+
+    The program's ops are the entry computation's and those of the computations that its
+    loops and conditionals run (a loop of steps, such as ``fit``'s or ``jax.lax.scan``'s,
+    runs each step's ops in its body); the loop or conditional itself is not an op here.
 
     A matrix product is a ``dot``, or a ``fusion`` whose called computation holds one (its
     FLOPs are those of the dots inside). The backward pass is what TensorFlow records under
     ``gradient_tape/`` and JAX under ``transpose(jvp(...))``; the optimizer's update is what
-    runs under its name scope.
+    runs under its name scope, and the input batch is what a loop that draws its own
+    batches (``vaelib.InMemoryData``'s gather and Bernoulli draw) runs under ``input_scope``.
 
     Args:
       hlo: an optimized HLO module's text (TensorFlow:
@@ -96,6 +132,7 @@ def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tupl
         Keras numbers (``adam``, ``adam_1``, ...; any number matches), or a
         ``jax.named_scope`` around the update; matched at the start of the op's name or
         after a ``/``.
+      input_scope: the name scope of a loop's own batch drawing, matched the same way.
 
     Returns:
       ``{op name: (category, FLOPs)}``, one of :data:`CATEGORIES` each; FLOPs are nonzero
@@ -108,9 +145,14 @@ def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tupl
         raise ValueError("hlo must be the text of an HLO module with an ENTRY computation")
     computations = _computations(hlo)
     fused_flops = {name: _flops_of(body) for name, body in computations.items() if name != "ENTRY"}
-    optimizer = re.compile(rf"(^|/){re.escape(optimizer_scope)}(_\d+)?/", re.IGNORECASE)
+    optimizer, batch = (
+        re.compile(rf"(^|/){re.escape(scope)}(_\d+)?/", re.IGNORECASE)
+        for scope in (optimizer_scope, input_scope)
+    )
     shapes, ops = {}, {}
-    for name, shape, opcode, operands, rest in computations.get("ENTRY", []):
+    for name, shape, opcode, operands, rest in _program_instructions(computations):
+        if opcode in _CONTROL:  # its time is its computations' ops, counted on their own
+            continue
         dims = re.match(r"\w+\[([\d,]*)\]", shape)
         shapes[name] = [int(d) for d in dims[1].split(",") if d] if dims else []
         op_name = (re.search(r'op_name="([^"]*)"', rest) or [None, ""])[1]
@@ -124,6 +166,8 @@ def hlo_op_categories(hlo: str, optimizer_scope: str = "adam") -> dict[str, tupl
             category = "backward matmuls" if _backward(op_name) else "forward matmuls"
         elif optimizer.search(op_name):
             category = "optimizer update"
+        elif batch.search(op_name):
+            category = "input batch"
         elif opcode == "copy":
             category = "copies"
         elif opcode == "fusion":

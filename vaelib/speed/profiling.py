@@ -7,25 +7,27 @@ opcode and the TensorFlow op it was lowered from), and adds up thread time per
 category (an op's time is its span on the thread that runs it). The rest of
 the cores' time is either inside the compiled program, where a core waits for
 an op it depends on or helps another thread's multithreaded matmul, or outside
-it (Python, the call, the runtime's bookkeeping).
+it (Python, the call, the runtime's bookkeeping). :func:`profile_calls` does the
+same for a program that runs a loop of steps per call (``fit``'s), per step.
+The record and its tables are in :mod:`vaelib.speed.step_profile`.
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
 import glob
 import os
 import shutil
 import tempfile
 import time
-from typing import Callable, Mapping
+from typing import Callable
 
 import tensorflow as tf
 
 from vaelib import validation
 from vaelib.speed import hlo
 from vaelib.speed.hlo import CATEGORIES, hlo_op_categories
+from vaelib.speed.step_profile import StepProfile, format_profile, format_profiles
 
 __all__ = [
     "CATEGORIES",
@@ -34,6 +36,7 @@ __all__ = [
     "format_profile",
     "format_profiles",
     "hlo_op_categories",
+    "profile_calls",
     "profile_from_trace",
     "profile_train_step",
 ]
@@ -51,121 +54,14 @@ class ProfilerUnsupportedError(RuntimeError):
 _PROGRAM_EVENT = "CpuExecutable::ExecuteAsyncOnStream"
 
 
-@dataclasses.dataclass(frozen=True)
-class StepProfile:
-    """Per-step times of a compiled training step, in seconds.
-
-    Attributes:
-      step: wall time of one step while traced (the call, the program, reading the loss).
-      program: wall time of the compiled program alone.
-      cores: CPU cores of the machine.
-      thread_time: thread time of the compiled ops in each of :data:`CATEGORIES`.
-      flops: floating-point operations of each category per step (matmuls only,
-        counted from the HLO shapes).
-    """
-
-    step: float
-    program: float
-    cores: int
-    thread_time: dict[str, float]
-    flops: dict[str, float]
-
-    @property
-    def busy(self) -> float:
-        """Thread time of all compiled ops."""
-        return sum(self.thread_time.values())
-
-    @property
-    def idle_inside(self) -> float:
-        """Core time inside the compiled program outside every op's own span: waiting
-        for an op, or helping an op that splits its work across threads."""
-        return max(0.0, self.cores * self.program - self.busy)
-
-    @property
-    def outside(self) -> float:
-        """Core time of the step outside the compiled program."""
-        return self.cores * (self.step - self.program)
-
-    def rows(self) -> list[tuple[str, float, float]]:
-        """(category, core time per step, share of cores x step time), then the rest:
-        ``"idle or helping"`` (inside XLA) and ``"outside XLA"``."""
-        total = self.cores * self.step
-        rows = [(c, self.thread_time[c], self.thread_time[c] / total) for c in CATEGORIES]
-        rows.append(("idle or helping", self.idle_inside, self.idle_inside / total))
-        rows.append(("outside XLA", self.outside, self.outside / total))
-        return rows
-
-    def to_dict(self) -> dict:
-        """The fields, for JSON; :meth:`from_dict` reads them back."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, fields: Mapping) -> StepProfile:
-        """A profile from :meth:`to_dict`'s fields (extra keys are refused).
-
-        Raises:
-          ValueError: a field is missing or unknown, or a category is missing.
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        if set(fields) != names:
-            raise ValueError(
-                f"fields must be exactly {sorted(names)}, got {sorted(fields)}: "
-                "pass what StepProfile.to_dict wrote"
-            )
-        for key in ("thread_time", "flops"):
-            missing = set(CATEGORIES) - set(fields[key])
-            if missing:
-                raise ValueError(f"fields[{key!r}] lacks the categories {sorted(missing)}")
-        return cls(**{**fields, "cores": int(fields["cores"])})
-
-
-def format_profile(profile: StepProfile) -> str:
-    """The profile as a text table: core milliseconds per step, share, and matmul rates."""
-    lines = [f"{'':22s} {'core ms':>8s} {'share':>6s} {'GFLOP/s while running':>22s}"]
-    for category, seconds, share in profile.rows():
-        flops = profile.flops.get(category, 0.0)
-        rate = f"{flops / seconds / 1e9:22.0f}" if flops and seconds else ""
-        lines.append(f"{category:22s} {1e3 * seconds:8.2f} {share:6.0%} {rate}".rstrip())
-    return "\n".join(lines)
-
-
-def format_profiles(profiles: Mapping[str, StepProfile]) -> str:
-    """Profiles side by side (e.g. ``{"TensorFlow": ..., "JAX": ...}``): per category, core
-    milliseconds per step and the matmuls' GFLOP/s while running; then each step's wall
-    time and the compiled program's part of it.
-
-    Raises:
-      ValueError: ``profiles`` is empty.
-    """
-    if not profiles:
-        raise ValueError("profiles must name at least one StepProfile")
-    width = 20
-    lines = [
-        f"{'':22s}" + "".join(f" {name[:width]:>{width}s}" for name in profiles),
-        f"{'':22s}" + f" {'core ms':>8s} {'GFLOP/s':>11s}" * len(profiles),
-    ]
-    all_rows = [p.rows() for p in profiles.values()]
-    for i, (category, _, _) in enumerate(all_rows[0]):
-        cells = []
-        for profile, rows in zip(profiles.values(), all_rows, strict=True):
-            seconds, flops = rows[i][1], profile.flops.get(category, 0.0)
-            rate = f"{flops / seconds / 1e9:.0f}" if flops and seconds else ""
-            cells.append(f" {1e3 * seconds:8.2f} {rate:>11s}")
-        lines.append(f"{category:22s}" + "".join(cells))
-    for label, field in (("step (wall ms)", "step"), ("  in the program", "program")):
-        cells = "".join(f" {1e3 * getattr(p, field):8.2f} {'':11s}" for p in profiles.values())
-        lines.append(f"{label:22s}{cells}")
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _trace(run: Callable[[], object], steps: int) -> tuple[collections.Counter, float]:
-    """Runs ``run`` ``steps`` times under the profiler: ({event name: seconds}, wall seconds)."""
+def _trace(run: Callable[[], object], calls: int) -> tuple[collections.Counter, float]:
+    """Runs ``run`` ``calls`` times under the profiler: ({event name: seconds}, wall seconds)."""
     logdir = tempfile.mkdtemp(prefix="vaelib-profile-")
     try:
         tf.profiler.experimental.start(logdir)
         try:
             start = time.perf_counter()
-            for _ in range(steps):
+            for _ in range(calls):
                 run()
             wall = time.perf_counter() - start
         finally:
@@ -202,27 +98,67 @@ def profile_train_step(
         TensorFlow versions, see :data:`FAILING_VERSIONS`), rather than a profile of zeros.
     """
     steps = validation.positive_int("steps", steps)
+    return profile_calls(
+        lambda: float(step(batch)["loss"]),
+        lambda: step.experimental_get_compiler_ir(batch)(stage="optimized_hlo"),
+        calls=steps,
+        warmup=warmup,
+        optimizer_scope=optimizer_scope,
+    )
+
+
+def profile_calls(
+    run: Callable[[], object],
+    optimized_hlo: Callable[[], str],
+    *,
+    calls: int = 10,
+    steps_per_call: int = 1,
+    warmup: int = 3,
+    optimizer_scope: str = "adam",
+) -> StepProfile:
+    """Traces calls of an XLA-compiled program that runs ``steps_per_call`` training steps
+    per call (one step, or a loop of steps such as ``fit``'s) and splits a step's time by
+    category.
+
+    Args:
+      run: one call, reading what it returns (as ``fit`` reads every step's metrics).
+      optimized_hlo: returns the compiled program's optimized HLO text (for a
+        ``tf.function``: ``fn.experimental_get_compiler_ir(*args)(stage="optimized_hlo")``);
+        called after the warm-up calls.
+      calls: calls traced.
+      steps_per_call: training steps each call runs; the profile is per step.
+      warmup: untraced calls first (compiling happens here).
+      optimizer_scope: the optimizer's name scope, to recognize its update.
+
+    Raises:
+      ValueError: ``calls`` or ``steps_per_call`` is not a positive int, or the program is
+        not compiled with XLA.
+      ProfilerUnsupportedError: the trace holds none of the compiled ops (see
+        :func:`profile_train_step`).
+    """
+    calls = validation.positive_int("calls", calls)
+    steps_per_call = validation.positive_int("steps_per_call", steps_per_call)
     warmup = validation.integer("warmup", warmup, minimum=0)
-    run = lambda: float(step(batch)["loss"])  # noqa: E731
     for _ in range(max(1, warmup)):
         run()
     try:
-        hlo = step.experimental_get_compiler_ir(batch)(stage="optimized_hlo")
+        hlo_text = optimized_hlo()
     except Exception as error:  # not compiled: TensorFlow refuses with one of several errors
         raise ValueError(
-            "profile_train_step needs a step compiled with jit_compile=True "
+            "profiling needs a program compiled with jit_compile=True "
             f"(experimental_get_compiler_ir failed: {error})"
         ) from error
-    ops = hlo_op_categories(hlo, optimizer_scope)
-    times, wall = _trace(run, steps)
+    ops = hlo_op_categories(hlo_text, optimizer_scope)
+    times, wall = _trace(run, calls)
     if not any(times.get(name) for name in ops):
         # A silent all-zero profile would be read as "nothing takes time": refuse instead.
         raise ProfilerUnsupportedError(
-            f"TensorFlow {tf.__version__}'s profiler recorded none of the step's {len(ops)} "
-            "XLA CPU ops, so there is no profile to report. profile_train_step works on "
+            f"TensorFlow {tf.__version__}'s profiler recorded none of the program's {len(ops)} "
+            "XLA CPU ops, so there is no profile to report. Profiling works on "
             f"TensorFlow {VERIFIED_VERSIONS} and is known to fail on {FAILING_VERSIONS}: "
             "upgrade TensorFlow to profile a step"
         )
+    steps = calls * steps_per_call
     return _profile(ops, times, times.get(_PROGRAM_EVENT, 0.0), wall, steps)
 
 
@@ -233,7 +169,7 @@ def _profile(ops: dict, times, program: float, wall: float, steps: int) -> StepP
     for name, (category, op_flops) in ops.items():
         if times.get(name):
             thread_time[category] += times[name] / steps
-            flops[category] += op_flops  # each op runs once per step
+            flops[category] += op_flops  # a step runs each matmul once (a loop: in its body)
     return StepProfile(
         step=wall / steps,
         program=program / steps,

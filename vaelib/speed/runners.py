@@ -50,7 +50,8 @@ def vae_step_runner(
 
     Returns:
       ``(run_once, examples_per_call)``: ``run_once()`` trains and reads every
-      step's metrics as ``fit`` does.
+      step's metrics as ``fit`` does. In ``"loop+xla"`` mode, ``run_once.optimized_hlo()``
+      returns the compiled loop's optimized HLO, for a profile.
     """
     validation.text("mode", mode, choices=MODES)
     batch_size = validation.positive_int("batch_size", batch_size)
@@ -73,6 +74,10 @@ def vae_step_runner(
             ran, metrics = loop(next(stacks))
             return int(ran), {k: v.numpy() for k, v in metrics.items()}
 
+        if mode == "loop+xla":  # for a profile (vaelib.speed.profiling.profile_calls)
+            run_loop.optimized_hlo = lambda: loop.experimental_get_compiler_ir(next(stacks))(
+                stage="optimized_hlo"
+            )
         return run_loop, batch_size * steps_per_call
     batches = [tf.constant(b) for b in data]
     step = make_train_step(
