@@ -36,6 +36,9 @@ which a variant is off its median over the rounds by more than ``--tolerance``
 is flagged and re-run (``vaelib.speed.run_rounds``). The report gives, per
 variant, the median and min-max over the rounds, and per ratio the median of the
 per-round ratios; the 1-minute load average is recorded before every round.
+After the rounds, unless ``--no-profile``, ``profile_step.py`` profiles the one-step
+programs (TensorFlow's XLA step, JAX's ``jit``) and the three 20-step programs the targets
+compare; the profiles go into the JSON under ``"profile"``.
 PyTorch, JAX and optax are optional (``make bench`` installs them; a peer whose
 library is missing is skipped). Prints; writes only ``--json PATH`` if given (and a
 temporary ``.npy`` of the images for the JAX worker, removed at the end).
@@ -139,7 +142,7 @@ def main() -> None:
         "--no-profile",
         dest="profile",
         action="store_false",
-        help="skip the per-op profiles of the compiled step (TensorFlow's and JAX's)",
+        help="skip the profiles (profile_step.py: one-step programs and 20-step loops)",
     )
     parser.add_argument("--json", help="also write the rates to this file")
     args = parser.parse_args()
