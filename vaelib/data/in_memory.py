@@ -22,10 +22,11 @@ checkpoint sees exactly the batches of an uninterrupted one:
   for ``v = 255``), so ``P(x = 1) = v / 255`` to within ``2**-32``.
 
 The order uses the Philox algorithm, the pixels' bits ThreeFry (both named): XLA's CPU
-code for Philox made the draw cost more than a fifth of a training step of the course's VAE,
-ThreeFry about a tenth of that (``benchmarks/profile_step.py``, its "input batch" row). The
-draw is always compiled by XLA (:func:`_bernoulli_draw`), eagerly too, because TensorFlow's
-own CPU kernels have no ThreeFry; integer bits compared as integers also keep it exact.
+code for Philox's rounds took most of the draw's time, and its code for ThreeFry draws as
+many bits several times faster (``benchmarks/profile_step.py``'s "input batch" row; the
+README's "The draw's generator" gives the measurements). The draw is always compiled by
+XLA (:func:`_bernoulli_draw`), eagerly too, because TensorFlow's own CPU kernels have no
+ThreeFry; integer bits compared as integers also keep it exact.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
-
-# TensorFlow's wrapper of XLA's opt-barrier (public in neither tf.raw_ops nor tf.xla; the same
-# in TensorFlow 2.16 and 2.21); valid only in XLA-compiled code, as _bernoulli_draw always is
-from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier
 
 from vaelib import validation
 from vaelib.data.pipeline import (
@@ -64,10 +61,6 @@ def _bernoulli_draw(levels, seed):
     levels and a ``[2]`` int64 seed (see the module docstring). Compiled by XLA wherever it
     is called (inside ``fit``'s compiled loop it is part of the loop's program)."""
     with tf.name_scope("input_batch"):  # a function's ops are named afresh: scope them again
-        # XLA would fuse the gather that made `levels` into the draw, and a fused gather keeps
-        # the draw's ThreeFry rounds from being vectorized (5x slower, chapter 8): the barrier
-        # makes XLA write the levels out first
-        (levels,) = xla_optimization_barrier([levels])
         bits = tf.random.stateless_uniform(
             tf.shape(levels), seed=seed, minval=None, maxval=None, dtype=tf.uint32, alg="threefry"
         )
