@@ -145,3 +145,21 @@ def test_bdmc_sandwiches_the_exact_log_likelihood():
     assert below.mean() < 4 * se(below), below
     assert above.mean() > -4 * se(above), above
     assert np.mean(upper.numpy() - forward.log_px.numpy()) < 0.3
+
+
+def test_with_and_without_xla_the_same_chains(linear_gaussian):
+    """``jit_compile`` changes how a transition runs, not what it computes (float64 here)."""
+    model, x = linear_gaussian
+    log_prior, log_likelihood = linear_gaussian_densities(model, x)
+    z0 = tf.random.stateless_normal([4, len(x), 2], seed=[9, 0], dtype=tf.float64)
+    results = [
+        ais(log_prior, log_likelihood, z0, AISConfig(20, 4, 3, jit_compile=jit), seed=3)
+        for jit in (True, False)
+    ]
+    for name in ("log_weights", "acceptance", "step_sizes"):
+        np.testing.assert_allclose(
+            getattr(results[0], name).numpy(), getattr(results[1], name).numpy(), rtol=1e-9
+        )
+    assert AISConfig().jit_compile is True
+    with pytest.raises(TypeError, match="jit_compile must be True or False"):
+        AISConfig(jit_compile=1)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from vaelib import evaluation
 from vaelib.evaluation import marginal_likelihood  # the module behind vaelib.evaluation
+from vaelib.models.conv import ConvVAEConfig
 from vaelib.vae import VAE, VAEConfig
 
 CONFIG = VAEConfig(input_size=12, hidden_sizes=(16, 8), latent_size=3, seed=5)
@@ -78,7 +79,7 @@ def test_one_program_per_chunk_shape():
     x = data()
     for _ in range(3):
         evaluator.iwae_bound(x, 1000, seed=1)  # two chunks of 500: one shape
-    assert evaluator.programs == 1
+    assert evaluator.programs == 1  # two chunks of 15 codes: one shape
     evaluator.iwae_bound(x, 1200, seed=1)  # 500, 500, 200: one new shape
     assert evaluator.programs == 2
     evaluator.iwae_bound(data(n=4), 500, seed=1)  # another batch size: one more
@@ -237,3 +238,24 @@ def test_progress_of_a_long_evaluation_goes_to_stderr(capsys, monkeypatch):
     assert capsys.readouterr() == ("", "")
     with pytest.raises(TypeError, match="progress must be True or False, got 'yes'"):
         evaluation.iwae_bound(model, x, 4, progress="yes")
+
+
+def test_xla_for_mlp_decoders_plain_for_convolutional_and_the_same_numbers_either_way():
+    mlp = VAE(CONFIG)
+    conv = VAE(ConvVAEConfig(channels=(4, 8), latent_size=3, seed=5))
+    assert evaluation.BoundEvaluator(mlp).jit_compile is True
+    assert evaluation.BoundEvaluator(conv).jit_compile is False
+    x_conv = (np.random.default_rng(1).random((4, 784)) < 0.3).astype(np.float32)
+    for model, x in ((mlp, data()), (conv, x_conv)):
+        expected = reference(model, x, 30, chunk_size=15, seed=4)
+        for jit_compile in (True, False):
+            evaluator = evaluation.BoundEvaluator(model, jit_compile=jit_compile)
+            assert evaluator.jit_compile is jit_compile
+            bound = evaluator.iwae_bound(x, 30, chunk_size=15, seed=4).numpy()
+            np.testing.assert_allclose(bound, expected, rtol=2e-6, atol=5e-5)
+            assert evaluator.programs == 1  # two chunks of 15 codes: one shape
+    cached = evaluation.iwae_bound(conv, x_conv, 30, chunk_size=16, seed=4).numpy()
+    np.testing.assert_allclose(cached, reference(conv, x_conv, 30, 16, seed=4), atol=5e-5)
+    assert evaluation._evaluator(conv).jit_compile is False
+    with pytest.raises(TypeError, match="jit_compile must be True or False"):
+        evaluation.BoundEvaluator(mlp, jit_compile="yes")

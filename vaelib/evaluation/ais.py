@@ -52,6 +52,12 @@ class AISConfig:
       leapfrog_steps: leapfrog steps per HMC transition; positive.
       step_size: the initial leapfrog step size (tuned per example and step); positive.
       schedule: ``"sigmoid"`` (Grosse et al. 2015: slow at both ends) or ``"linear"``.
+      jit_compile: compile each transition (its leapfrog steps' log-likelihoods and
+        gradients) with XLA. On this course's 2-core CPU, chapter 12's MLP decoder ran
+        about 3x faster with it (``benchmarks/ais_compile.py``); a convolutional
+        decoder may run slower under XLA (``vaelib.evaluation.BoundEvaluator``), so set
+        it ``False`` there. The noise is drawn outside the compiled transition, so the
+        chains are the same either way up to float rounding.
     """
 
     num_steps: int = 500
@@ -59,6 +65,7 @@ class AISConfig:
     leapfrog_steps: int = 10
     step_size: float = 0.05
     schedule: str = "sigmoid"
+    jit_compile: bool = True
 
     def __post_init__(self):
         for field in ("num_steps", "num_chains", "leapfrog_steps"):
@@ -68,6 +75,7 @@ class AISConfig:
         )
         if self.schedule not in ("sigmoid", "linear"):
             raise ValueError(f"schedule must be 'sigmoid' or 'linear', got {self.schedule!r}")
+        object.__setattr__(self, "jit_compile", validation.flag("jit_compile", self.jit_compile))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +111,22 @@ def sigmoid_schedule(num_steps: int, kind: str = "sigmoid", scale: float = 4.0) 
     return (s - s[0]) / (s[-1] - s[0])
 
 
-def _hmc(z, log_target, step_size, leapfrog_steps, seed):
-    """One HMC transition per chain. ``step_size`` ``[batch]``. Returns (z, accepted)."""
+def _hmc_noise(z, seed):
+    """The noise of one HMC transition: ``(momentum, u)``, ``z``'s shape and ``[chains, batch]``.
+
+    Drawn by TensorFlow's own kernels, outside any XLA program: under XLA the stateless
+    generators pick another algorithm, and the draws would depend on ``jit_compile``."""
+    momentum_seed, accept_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    momentum = tf.random.stateless_normal(tf.shape(z), seed=momentum_seed, dtype=z.dtype)
+    u = tf.random.stateless_uniform(tf.shape(z)[:2], seed=accept_seed, dtype=z.dtype)
+    return momentum, u
+
+
+def _hmc(z, log_target, step_size, leapfrog_steps, momentum, u):
+    """One HMC transition per chain. ``step_size`` ``[batch]``; ``momentum``, ``u`` from
+    :func:`_hmc_noise`. Returns (z, accepted)."""
     dtype = z.dtype
     size = tf.cast(step_size, dtype)[None, :, None]  # [1, batch, 1]
-    momentum_seed, accept_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
 
     def value_and_grad(z):
         with tf.GradientTape() as tape:
@@ -115,7 +134,6 @@ def _hmc(z, log_target, step_size, leapfrog_steps, seed):
             value = log_target(z)
         return value, tape.gradient(value, z)
 
-    momentum = tf.random.stateless_normal(tf.shape(z), seed=momentum_seed, dtype=dtype)
     value0, grad = value_and_grad(z)
     energy0 = -value0 + 0.5 * tf.reduce_sum(momentum**2, axis=-1)
     z_new, p = z, momentum + 0.5 * size * grad
@@ -128,14 +146,14 @@ def _hmc(z, log_target, step_size, leapfrog_steps, seed):
     log_accept = tf.where(
         tf.math.is_finite(log_accept), log_accept, -tf.ones_like(log_accept) * 1e9
     )
-    u = tf.random.stateless_uniform(tf.shape(log_accept), seed=accept_seed, dtype=dtype)
     accepted = tf.math.log(u) < log_accept  # [chains, batch]
     return tf.where(accepted[..., None], z_new, z), accepted
 
 
-def _transition(log_prior, log_likelihood, leapfrog_steps):
-    @tf.function  # traced once: beta, the step size and the seed are tensors
-    def transition(z, log_w, beta_prev, beta, size, step_seed):
+def _transition(log_prior, log_likelihood, leapfrog_steps, jit_compile):
+    # traced once: beta, the step size and the noise are tensors
+    @tf.function(jit_compile=jit_compile)
+    def transition(z, log_w, beta_prev, beta, size, momentum, u):
         """Adds the weight increment of moving from beta_prev to beta at z, then one HMC
         transition that leaves p(z) p(x|z)^beta invariant."""
         log_w = log_w + (beta - beta_prev) * log_likelihood(z)
@@ -143,7 +161,7 @@ def _transition(log_prior, log_likelihood, leapfrog_steps):
         def log_target(z):
             return log_prior(z) + beta * log_likelihood(z)
 
-        z, accepted = _hmc(z, log_target, size, leapfrog_steps, step_seed)
+        z, accepted = _hmc(z, log_target, size, leapfrog_steps, momentum, u)
         return z, log_w, tf.reduce_mean(tf.cast(accepted, z.dtype), axis=0)
 
     return transition
@@ -162,7 +180,8 @@ def _anneal(transition, z0, betas, step_sizes, seed, adapt):
         if not adapt:
             size = step_sizes[t - 1]
         used.append(size)
-        z, log_w, rate = transition(z, log_w, betas[t - 1], betas[t], size, seeds[t - 1])
+        momentum, u = _hmc_noise(z, seeds[t - 1])
+        z, log_w, rate = transition(z, log_w, betas[t - 1], betas[t], size, momentum, u)
         accept_sum += rate
         if adapt:
             up, down = tf.constant(1.02, dtype), tf.constant(0.98, dtype)
@@ -204,7 +223,7 @@ def ais(
     seed = validation.integer("seed", seed, minimum=0)
     tune_seed, score_seed = tf.unstack(tf.random.experimental.stateless_split([seed, 0], 2))
     betas = sigmoid_schedule(config.num_steps, config.schedule)
-    transition = _transition(log_prior, log_likelihood, config.leapfrog_steps)
+    transition = _transition(log_prior, log_likelihood, config.leapfrog_steps, config.jit_compile)
     initial = tf.fill([config.num_steps, z0.shape[1]], tf.constant(config.step_size, z0.dtype))
     _, _, tuned = _anneal(transition, z0, betas, initial, tune_seed, adapt=True)
     log_w, acceptance, used = _anneal(transition, z0, betas, tuned, score_seed, adapt=False)
@@ -241,7 +260,7 @@ def bdmc(
     if z_posterior.shape != forward.log_weights.shape + z0.shape[-1:]:
         raise ValueError(f"z_posterior must have z0's shape {z0.shape}, got {z_posterior.shape}")
     betas = sigmoid_schedule(config.num_steps, config.schedule)[::-1]  # 1 -> 0
-    transition = _transition(log_prior, log_likelihood, config.leapfrog_steps)
+    transition = _transition(log_prior, log_likelihood, config.leapfrog_steps, config.jit_compile)
     reverse_seed = tf.random.experimental.stateless_split([validation.integer("seed", seed), 1], 1)[
         0
     ]

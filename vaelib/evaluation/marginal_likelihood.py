@@ -10,11 +10,14 @@ al. 2015). Both return one number per example, in nats; higher is better.
 
 The fast path. ``L_5000`` over a test set is the slowest computation in the book:
 it decodes 5,000 codes per image. :func:`iwae_bound`, called eagerly, runs the
-work on the codes through one XLA-compiled program per *chunk shape*
+work on the codes through one compiled program per *chunk shape*
 (:class:`BoundEvaluator`): the program takes a chunk of noise ``eps``
 ``[m, batch, latent]`` and returns ``logsumexp`` of the log-weights over its ``m``
-codes, with the decoder, the likelihood and the log-densities fused by XLA into
-a few loops. ``m`` is chosen so that a chunk's activations fit in
+codes. For an MLP decoder it is compiled with XLA (the decoder, the likelihood and
+the log-densities fused into a few loops); for a convolutional decoder it is a plain
+``tf.function``, whose convolutions run in TensorFlow's own CPU kernels: on this
+course's 2-core CPU XLA made the MLP's bound about 2x faster and the convolutional
+VAE's about 3x slower (``benchmarks/evaluation_compile.py``). ``m`` is chosen so that a chunk's activations fit in
 ``memory_bytes`` (:meth:`BoundEvaluator.samples_per_pass`). The noise is drawn
 exactly as before (one stateless draw per ``chunk_size`` codes, seeded
 ``[seed, chunk]``, or the model's generator), so the numbers are those of the
@@ -67,23 +70,37 @@ class BoundEvaluator:
       model: the VAE; its weights are read at every call (training in between is fine).
       memory_bytes: the most bytes of activations one compiled pass may hold;
         sets the codes per pass (:meth:`samples_per_pass`).
+      jit_compile: compile the passes with XLA; ``None`` (the default): with XLA
+        for an MLP decoder, without for any other (convolutional) decoder.
 
     Raises:
       TypeError: ``model`` is not a :class:`vaelib.VAE`.
       ValueError: ``memory_bytes`` is not a positive int.
+      TypeError: ``jit_compile`` is not a bool or ``None``.
     """
 
-    def __init__(self, model: VAE, *, memory_bytes: int = DEFAULT_MEMORY_BYTES):
+    def __init__(
+        self,
+        model: VAE,
+        *,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        jit_compile: bool | None = None,
+    ):
         if not isinstance(model, VAE):
             raise TypeError(f"model must be a vaelib.VAE, got {type(model).__name__}")
         _check_positive_int("memory_bytes", memory_bytes)
         self.memory_bytes = int(memory_bytes)
         self._model = weakref.ref(model)  # the evaluator is cached per model: no cycle
         layers = getattr(getattr(model.decoder, "net", None), "layers", None) or []
-        if layers and all(hasattr(layer, "w") for layer in layers):  # an MLP decoder
+        mlp_decoder = bool(layers) and all(hasattr(layer, "w") for layer in layers)
+        if mlp_decoder:
             widths = [int(layer.w.shape[1]) for layer in layers]
         else:  # another decoder (convolutional): its feature maps, guessed generously
             widths = [8 * model.config.input_size]
+        #: whether the passes are compiled with XLA
+        self.jit_compile = (
+            mlp_decoder if jit_compile is None else validation.flag("jit_compile", jit_compile)
+        )
         # floats alive per code and example: z, every decoder layer's output, and the
         # likelihood's elementwise work on the last (XLA fuses it into one more buffer)
         self.floats_per_sample = model.config.latent_size + sum(widths) + widths[-1]
@@ -114,7 +131,7 @@ class BoundEvaluator:
 
     @property
     def programs(self) -> int:
-        """Programs traced (and compiled by XLA) so far: one per distinct chunk shape."""
+        """Programs traced (and compiled) so far: one per distinct chunk shape."""
         return sum(f.experimental_get_tracing_count() for f in self._programs.values())
 
     def _pass(self, x, q_mu, q_logvar, eps):
@@ -132,7 +149,9 @@ class BoundEvaluator:
                 tf.TensorSpec(eps.shape, tf.float32),
             ]
             program = self._programs[shape] = tf.function(
-                self._log_mean_exp_pass, jit_compile=True, input_signature=signature
+                self._log_mean_exp_pass,
+                jit_compile=self.jit_compile,
+                input_signature=signature,
             )
         return program(x, q_mu, q_logvar, eps)
 
