@@ -3,7 +3,8 @@
 Usage: python scripts/chapter_times.py [--top 3] [--limit 300] [book/*.ipynb]
 
 ``scripts/execute_notebooks.py`` stamps each chapter with the seconds its run took
-(``metadata.vaelib.seconds``) and nbclient records when each code cell started and ended
+(``metadata.vaelib.seconds``, with when it started and the 1-minute load average before and
+after, where the stamp has them) and nbclient records when each code cell started and ended
 (``metadata.execution``). This prints, per chapter, the run's seconds, the sum over its
 cells, and its slowest cells with the first line of their code; then the book's total and
 the chapters over ``--limit`` seconds (the course's target is five minutes a chapter).
@@ -46,6 +47,18 @@ def chapter_times(path: str) -> tuple[float | None, list[tuple[float, int, str]]
     return stamped, cells
 
 
+def _when(path: str) -> str:
+    """`` (started ..., load a -> b)`` from the stamp, where the stamp has them."""
+    with open(path) as f:
+        stamp = json.load(f).get("metadata", {}).get("vaelib", {})
+    parts = []
+    if stamp.get("started"):
+        parts.append(f"started {stamp['started']}")
+    if stamp.get("load_before") is not None:
+        parts.append(f"1-min load {stamp['load_before']} -> {stamp.get('load_after')}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", default=sorted(glob.glob("book/*.ipynb")))
@@ -59,7 +72,11 @@ def main() -> int:
         total += run
         if run > args.limit:
             over.append(path)
-        print(f"{path}: {run:,.0f} s" + (" (no stamp: the cells' sum)" if stamped is None else ""))
+        print(
+            f"{path}: {run:,.0f} s"
+            + (" (no stamp: the cells' sum)" if stamped is None else "")
+            + _when(path)
+        )
         for seconds, index, line in sorted(cells, reverse=True)[: args.top]:
             share = seconds / run if run else 0.0
             print(f"    cell {index:3d}  {seconds:7,.0f} s  {share:4.0%}  {line[:70]}")

@@ -3,7 +3,9 @@
 Usage: python scripts/execute_notebooks.py [--report-dir DIR] book/01_graphs.ipynb [...]
 
 Each executed notebook is stamped (``metadata.vaelib``) with the SHA-256 of its code
-cells and the seconds it took; ``tests/test_stored_outputs.py`` fails when a chapter's
+cells, the seconds it took, when it started (UTC) and the machine's 1-minute load
+average before and after (``load_before``, ``load_after``: a loaded machine's times
+overstate an idle one's); ``tests/test_stored_outputs.py`` fails when a chapter's
 code changes and its stored outputs are not re-made, and the book (built from the
 stored outputs, see _config.yml) cannot show numbers from code that is gone.
 
@@ -18,6 +20,7 @@ outputs (the book build drops all stderr, see _config.yml).
 """
 
 import argparse
+import datetime
 import hashlib
 import os
 import pathlib
@@ -61,6 +64,14 @@ def code_digest(nb: nbformat.NotebookNode) -> str:
     return digest.hexdigest()
 
 
+def _load() -> float | None:
+    """The 1-minute load average, rounded (``None`` where the system has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def execute(nb: nbformat.NotebookNode, path: pathlib.Path) -> None:
     """Runs every cell of ``nb`` (read from ``path``) in place.
 
@@ -93,6 +104,8 @@ def main(argv: list[str]) -> int:
     failed = []
     for path in args.paths:
         start = time.perf_counter()
+        started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        load_before = _load()
         nb = nbformat.read(path, as_version=4)
         try:
             execute(nb, path)
@@ -111,9 +124,19 @@ def main(argv: list[str]) -> int:
             failed.append(path)
             continue
         seconds = time.perf_counter() - start
-        nb.metadata["vaelib"] = {"code_sha256": code_digest(nb), "seconds": round(seconds)}
+        nb.metadata["vaelib"] = {
+            "code_sha256": code_digest(nb),
+            "seconds": round(seconds),
+            "started": started_at,
+            "load_before": load_before,
+            "load_after": _load(),
+        }
         nbformat.write(nb, path)
-        print(f"{path}: executed in {seconds:.0f} s", flush=True)
+        print(
+            f"{path}: executed in {seconds:.0f} s (1-minute load average "
+            f"{load_before} before, {nb.metadata['vaelib']['load_after']} after)",
+            flush=True,
+        )
     if failed:
         print(f"{len(failed)} of {len(args.paths)} notebooks failed: {', '.join(map(str, failed))}")
     return 1 if failed else 0

@@ -25,9 +25,9 @@ def cell(source, start, end):
     }
 
 
-def notebook(tmp_path, name, seconds, cells):
+def notebook(tmp_path, name, seconds, cells, **stamp):
     path = tmp_path / name
-    metadata = {} if seconds is None else {"vaelib": {"seconds": seconds}}
+    metadata = {} if seconds is None else {"vaelib": {"seconds": seconds, **stamp}}
     path.write_text(json.dumps({"cells": cells, "metadata": metadata}))
     return str(path)
 
@@ -49,7 +49,15 @@ def test_times_from_the_cells_and_the_stamp(tmp_path):
 
 
 def test_the_report_names_the_chapters_over_the_limit(tmp_path):
-    slow = notebook(tmp_path, "slow.ipynb", 400.0, [cell("train()", 0, 5)])
+    slow = notebook(
+        tmp_path,
+        "slow.ipynb",
+        400.0,
+        [cell("train()", 0, 5)],
+        started="2026-12-04T22:41:37+00:00",
+        load_before=1.13,
+        load_after=1.9,
+    )
     fast = notebook(tmp_path, "fast.ipynb", None, [cell("x = 1", 0, 2)])
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--limit", "300", slow, fast],
@@ -57,6 +65,7 @@ def test_the_report_names_the_chapters_over_the_limit(tmp_path):
         text=True,
         check=True,
     ).stdout
-    assert "slow.ipynb: 400 s" in out and "fast.ipynb: 2 s (no stamp: the cells' sum)" in out
+    assert "slow.ipynb: 400 s (started 2026-12-04T22:41:37+00:00, 1-min load 1.13 -> 1.9)" in out
+    assert "fast.ipynb: 2 s (no stamp: the cells' sum)" in out
     assert out.strip().endswith(f"chapters over 300 s: {slow}")
     assert "book: 402 s (7 min) over 2 chapters" in out

@@ -78,3 +78,17 @@ def test_bad_arguments_are_refused():
         model_bounds(model, x, 1)
     with pytest.raises(ValueError, match="chunk_size"):
         model_bounds(model, x, 4, chunk_size=0)
+
+
+@pytest.mark.parametrize("kind", [None, "iaf"])
+def test_with_and_without_xla_the_same_codes_and_bounds(kind):
+    model, x = vaelib.VAE(CONFIG), binary(7, 5)
+    flow = Flow.iaf(2, 2, (8,), context_size=4) if kind else None
+    plain, xla = (
+        model_bounds(model, x, 12, flow=flow, seed=2, batch_size=4, chunk_size=5, jit_compile=j)
+        for j in (False, True)
+    )
+    np.testing.assert_allclose(xla.elbo, plain.elbo, rtol=1e-5)
+    np.testing.assert_allclose(xla.iwae, plain.iwae, rtol=1e-5)
+    with pytest.raises(TypeError, match="jit_compile must be True or False"):
+        model_bounds(model, x, 12, jit_compile=None)

@@ -54,7 +54,7 @@ class AISConfig:
       schedule: ``"sigmoid"`` (Grosse et al. 2015: slow at both ends) or ``"linear"``.
       jit_compile: compile each transition (its leapfrog steps' log-likelihoods and
         gradients) with XLA. On this course's 2-core CPU, chapter 12's MLP decoder ran
-        about 3x faster with it (``benchmarks/ais_compile.py``); a convolutional
+        about 3x faster with it (``benchmarks/chapter12_compile.py``); a convolutional
         decoder may run slower under XLA (``vaelib.evaluation.BoundEvaluator``), so set
         it ``False`` there. The noise is drawn outside the compiled transition, so the
         chains are the same either way up to float rounding.

@@ -17,12 +17,13 @@ codes. For an MLP decoder it is compiled with XLA (the decoder, the likelihood a
 the log-densities fused into a few loops); for a convolutional decoder it is a plain
 ``tf.function``, whose convolutions run in TensorFlow's own CPU kernels: on this
 course's 2-core CPU XLA made the MLP's bound about 2x faster and the convolutional
-VAE's about 3x slower (``benchmarks/evaluation_compile.py``). ``m`` is chosen so that a chunk's activations fit in
-``memory_bytes`` (:meth:`BoundEvaluator.samples_per_pass`). The noise is drawn
-exactly as before (one stateless draw per ``chunk_size`` codes, seeded
-``[seed, chunk]``, or the model's generator), so the numbers are those of the
-op-by-op computation to float tolerance (``tests/test_evaluation.py``); called
-inside a ``tf.function``, :func:`iwae_bound` runs op by op in that graph.
+VAE's about 3x slower (``benchmarks/evaluation_compile.py``). ``m`` is chosen so
+that a chunk's activations fit in ``memory_bytes``
+(:meth:`BoundEvaluator.samples_per_pass`). The noise is drawn exactly as before
+(one stateless draw per ``chunk_size`` codes, seeded ``[seed, chunk]``, or the
+model's generator), so the numbers are those of the op-by-op computation to float
+tolerance (``tests/test_evaluation.py``); called inside a ``tf.function``,
+:func:`iwae_bound` runs op by op in that graph.
 """
 
 from __future__ import annotations

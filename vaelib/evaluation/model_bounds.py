@@ -85,6 +85,7 @@ def model_bounds(
     seed: int = 0,
     batch_size: int = 100,
     chunk_size: int = 100,
+    jit_compile: bool = False,
 ) -> ModelBounds:
     """The ELBO and ``L_k`` of every image in ``x`` ``[N, input_size]`` under one model.
 
@@ -94,6 +95,9 @@ def model_bounds(
       seed: the codes' seed: the same seed gives the same codes for the same images.
       batch_size: images per compiled call.
       chunk_size: codes per image per compiled call.
+      jit_compile: compile the log weights with XLA (``benchmarks/chapter12_compile.py``
+        times both on chapter 12's model). The noise is drawn outside the compiled call
+        either way, so the codes are the same.
 
     Returns:
       A :class:`ModelBounds`.
@@ -109,11 +113,10 @@ def model_bounds(
     n = int(x.shape[0])
     latent = model.config.latent_size
 
-    @tf.function(reduce_retracing=True)
-    def chunk(xb, index, k):
-        eps = tf.random.stateless_normal(
-            tf.stack([k, tf.shape(xb)[0], latent]), seed=tf.stack([seed, index])
-        )
+    jit_compile = validation.flag("jit_compile", jit_compile)
+
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile)
+    def chunk(xb, eps):
         return log_weights(model, xb, eps, prior, flow)
 
     elbo, elbo_se, iwae = [], [], []
@@ -123,7 +126,12 @@ def model_bounds(
         total, square, lse, done = 0.0, 0.0, None, 0
         while done < num_samples:
             k = min(chunk_size, num_samples - done)
-            lw = chunk(xb, tf.constant(counter, tf.int32), tf.constant(k)).numpy()
+            # drawn by TensorFlow's own kernel, outside the compiled call: under XLA the
+            # stateless generator picks another algorithm, and the codes would change
+            eps = tf.random.stateless_normal(
+                [k, int(xb.shape[0]), latent], seed=tf.constant([seed, counter], tf.int32)
+            )
+            lw = chunk(xb, eps).numpy()
             lw = lw.astype(np.float64)  # [k, b]
             total = total + lw.sum(0)
             square = square + (lw**2).sum(0)
