@@ -53,8 +53,10 @@ class AISConfig:
       step_size: the initial leapfrog step size (tuned per example and step); positive.
       schedule: ``"sigmoid"`` (Grosse et al. 2015: slow at both ends) or ``"linear"``.
       jit_compile: compile each transition (its leapfrog steps' log-likelihoods and
-        gradients) with XLA. On this course's 2-core CPU, chapter 12's MLP decoder ran
-        about 3x faster with it (``benchmarks/chapter12_compile.py``); a convolutional
+        gradients) with XLA. On this course's 2-core CPU, AIS on chapter 12's MLP decoder
+        ran about 3x faster with it in a process of its own
+        (``benchmarks/chapter12_compile.py``); in chapter 12's own run its AIS took about
+        as long as before, when it ran without XLA (why is not known). A convolutional
         decoder may run slower under XLA (``vaelib.evaluation.BoundEvaluator``), so set
         it ``False`` there. The noise is drawn outside the compiled transition, so the
         chains are the same either way up to float rounding.
