@@ -4,7 +4,9 @@ import math
 import statistics
 
 import pytest
+import tensorflow as tf
 
+import vaelib
 from vaelib import VAEConfig
 from vaelib.report import (
     GLUE_PREFIX,
@@ -92,6 +94,24 @@ def test_describe_architecture():
     )
     with pytest.raises(TypeError, match="VAEConfig"):
         describe_architecture({"latent_size": 2})
+
+
+def test_describe_architecture_names_the_likelihoods_outputs():
+    config = VAEConfig()
+    for name in ("bernoulli", "continuous_bernoulli"):
+        assert describe_architecture(config, likelihood=name) == describe_architecture(config)
+    assert "decoder 10-500-500-2x784 (mu, logvar), tanh" in describe_architecture(
+        config, likelihood="gaussian"
+    )
+    assert "decoder 10-500-500-2x784 (mu, log s)" in describe_architecture(
+        config, likelihood="discretized_logistic"
+    )
+    for name in ("gaussian", "discretized_logistic"):  # as many blocks as the decoder outputs
+        model = vaelib.VAE(VAEConfig(input_size=6, hidden_sizes=(4,), latent_size=2), name)
+        blocks = int(model.decoder(tf.zeros([1, 2])).shape[-1]) // 6
+        assert f"{blocks}x6 (" in describe_architecture(model.config, likelihood=name)
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        describe_architecture(config, likelihood="poisson")
 
 
 def _card(**changes):

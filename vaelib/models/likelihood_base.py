@@ -34,6 +34,8 @@ class Likelihood:
 
     name: ClassVar[str] = ""
     num_params: ClassVar[int] = 1
+    #: what each of the ``num_params`` blocks holds, in order (for protocol cards)
+    param_names: ClassVar[tuple[str, ...]] = ("logits",)
     support: ClassVar[str] = ""
 
     def log_prob(self, x: tf.Tensor, x_params: tf.Tensor) -> tf.Tensor:

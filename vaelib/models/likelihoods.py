@@ -87,6 +87,7 @@ class Gaussian(Likelihood):
     min_logvar: float | None = None
     name: ClassVar[str] = "Gaussian"
     num_params: ClassVar[int] = 2
+    param_names: ClassVar[tuple[str, ...]] = ("mu", "logvar")
     support: ClassVar[str] = "real pixels (a density)"
 
     def __post_init__(self):
@@ -133,6 +134,7 @@ class DiscretizedLogistic(Likelihood):
     min_log_scale: float = -7.0
     name: ClassVar[str] = "discretized logistic"
     num_params: ClassVar[int] = 2
+    param_names: ClassVar[tuple[str, ...]] = ("mu", "log s")
     support: ClassVar[str] = "256 levels v / 255"
     half_bin: ClassVar[float] = 1.0 / 510.0
 

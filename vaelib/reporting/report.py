@@ -29,6 +29,7 @@ import numpy as np
 
 from vaelib import validation
 from vaelib.data.pipeline import BINARIZATIONS, STATIC_IS_AMBIGUOUS
+from vaelib.models.likelihoods import get_likelihood
 
 __all__ = ["glue", "glue_text", "mean_std", "describe_architecture", "ProtocolCard"]
 
@@ -131,11 +132,14 @@ def mean_std(values: Sequence[float], fmt: str = ".2f") -> str:
     return f"{format(mean, fmt)} ± {format(std, fmt)}"
 
 
-def describe_architecture(config: Any) -> str:
+def describe_architecture(config: Any, likelihood: Any = None) -> str:
     """One line for a :class:`vaelib.VAEConfig`: encoder, latent size, decoder, units.
 
     Example: ``"encoder 784-500-500 -> 2x10 (q_mu, q_logvar), decoder 10-500-500-784
-    (logits), tanh"``.
+    (logits), tanh"``. With ``likelihood`` (a name of :data:`vaelib.likelihoods.LIKELIHOODS`
+    or a likelihood object), the decoder's output is that likelihood's: e.g. the Gaussian's
+    ``"... decoder 10-500-500-2x784 (mu, logvar) ..."``; without it, one block of logits
+    (the Bernoulli's).
     """
     try:
         encoder = (config.input_size, *config.hidden_sizes)
@@ -145,9 +149,14 @@ def describe_architecture(config: Any) -> str:
         raise TypeError(
             f"describe_architecture needs a VAEConfig, got {type(config).__name__}"
         ) from err
+    params = ("logits",) if likelihood is None else get_likelihood(likelihood).param_names
+    out = f"{len(params)}x{config.input_size}" if len(params) > 1 else str(config.input_size)
     enc = "-".join(str(s) for s in encoder)
-    dec = "-".join(str(s) for s in (latent, *decoder, config.input_size))
-    return f"encoder {enc} -> 2x{latent} (q_mu, q_logvar), decoder {dec} (logits), {activation}"
+    dec = "-".join(str(s) for s in (latent, *decoder, out))
+    return (
+        f"encoder {enc} -> 2x{latent} (q_mu, q_logvar), decoder {dec} ({', '.join(params)}), "
+        f"{activation}"
+    )
 
 
 def _check_binarization_text(field: str, value: Any) -> None:
