@@ -136,10 +136,8 @@ def describe_architecture(config: Any, likelihood: Any = None) -> str:
     """One line for a :class:`vaelib.VAEConfig`: encoder, latent size, decoder, units.
 
     Example: ``"encoder 784-500-500 -> 2x10 (q_mu, q_logvar), decoder 10-500-500-784
-    (logits), tanh"``. With ``likelihood`` (a name of :data:`vaelib.likelihoods.LIKELIHOODS`
-    or a likelihood object), the decoder's output is that likelihood's: e.g. the Gaussian's
-    ``"... decoder 10-500-500-2x784 (mu, logvar) ..."``; without it, one block of logits
-    (the Bernoulli's).
+    (logits), tanh"``. ``likelihood`` (a name or a likelihood object; default: logits, the
+    Bernoulli's) names the decoder's outputs, e.g. the Gaussian's ``2x784 (mu, logvar)``.
     """
     try:
         encoder = (config.input_size, *config.hidden_sizes)
