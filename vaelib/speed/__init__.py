@@ -8,6 +8,8 @@ profiles.
   time; :mod:`vaelib.speed.step_profile`: the profile's record and its tables.
 - :mod:`vaelib.speed.hlo`: an XLA CPU program's ops by category, and its profiler trace
   (TensorFlow's or JAX's).
+- :mod:`vaelib.speed.ledger`: where a program's time goes by vaelib function (the outermost
+  calls, ``fit``'s set-up apart), for ``scripts/profile_chapter.py``.
 
 The package holds every name of vaelib 0.1's flat module ``vaelib.speed``, so
 ``vaelib.speed.run_rounds`` and the like still work.
