@@ -31,16 +31,14 @@ only ``--json PATH``.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+from records import rounds_record, write_record
 
 import vaelib
 from vaelib.evaluation.ais import AISConfig, ais
@@ -118,28 +116,15 @@ def main() -> None:
         )
         print(f"\n{name}: rate with XLA over without, per round:\n{ratios[name]}")
     if args.json:
-        result = {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "tensorflow": tf.__version__,
+        settings = {
             "images": args.images,
             "chains": args.chains,
             "steps": args.steps,
             "num_samples": args.num_samples,
             "bound_images": args.bound_images,
             "largest_difference_nats": difference,
-            "load_before_rounds": rounds.load,
-            "rerun": rounds.rerun,
-            "still_flagged": rounds.still_flagged,
-            "rates": rounds.rates,
-            "xla_over_plain": {
-                name: {"median": r.median, "per_round": list(r.ratios), "verdict": r.verdict()}
-                for name, r in ratios.items()
-            },
         }
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_record(args.json, rounds_record(rounds, ratios, **settings))
 
 
 if __name__ == "__main__":

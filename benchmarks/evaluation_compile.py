@@ -24,16 +24,14 @@ writes only ``--json PATH``.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+from records import rounds_record, write_record
 
 import vaelib
 from vaelib.evaluation import BoundEvaluator
@@ -92,25 +90,12 @@ def main() -> None:
         verdicts[name] = ratio
         print(f"\n{name}: samples/s with XLA over without, per round:\n{ratio}")
     if args.json:
-        result = {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "tensorflow": tf.__version__,
+        settings = {
             "batch": args.batch,
             "num_samples": args.num_samples,
-            "load_before_rounds": rounds.load,
-            "rerun": rounds.rerun,
-            "still_flagged": rounds.still_flagged,
             "largest_difference_nats": agree,
-            "rates": rounds.rates,
-            "xla_over_plain": {
-                name: {"median": v.median, "per_round": list(v.ratios), "verdict": v.verdict()}
-                for name, v in verdicts.items()
-            },
         }
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_record(args.json, rounds_record(rounds, verdicts, **settings))
 
 
 if __name__ == "__main__":
