@@ -7,8 +7,8 @@ import tensorflow as tf
 
 import vaelib
 from vaelib import evaluation
+from vaelib.evaluation import marginal_likelihood
 from vaelib.models.distributions import kl_normal_std
-from vaelib.objectives import bounds
 from vaelib.vae import VAE, VAEConfig
 
 CONFIG = VAEConfig(input_size=12, hidden_sizes=(16, 8), latent_size=3, seed=5)
@@ -51,8 +51,19 @@ def test_equals_the_reference_with_the_models_generator():
     assert not np.allclose(fast[0], fast[1])
 
 
+def test_vaelib_elbo_is_the_evaluation_layers_and_the_objective_stays_op_by_op():
+    from vaelib.objectives import bounds
+
+    assert vaelib.elbo is marginal_likelihood.elbo is evaluation.elbo
+    model, x, seed = VAE(CONFIG), data(), tf.constant([1, 9])
+    np.testing.assert_allclose(
+        bounds.elbo(model, x, 5000, seed=seed), reference(model, x, 5000, True, seed), atol=1e-4
+    )
+    assert evaluation._evaluator(model).programs == 0  # 30,000 codes, yet op by op
+
+
 def test_vaelib_elbo_compiles_large_eager_calls_only(monkeypatch):
-    monkeypatch.setattr(bounds, "COMPILED_MIN_CODES", 600)
+    monkeypatch.setattr(marginal_likelihood, "COMPILED_MIN_CODES", 600)
     model, x, seed = VAE(CONFIG), data(n=6), tf.constant([1, 9])
     small = vaelib.elbo(model, x, 99, seed=seed)  # 594 codes: op by op
     assert evaluation._evaluator(model).programs == 0
@@ -72,7 +83,7 @@ def test_vaelib_elbo_compiles_large_eager_calls_only(monkeypatch):
 
 
 def test_bad_arguments_are_named_on_either_path(monkeypatch):
-    monkeypatch.setattr(bounds, "COMPILED_MIN_CODES", 1)
+    monkeypatch.setattr(marginal_likelihood, "COMPILED_MIN_CODES", 1)
     model = VAE(CONFIG)
     with pytest.raises(ValueError, match="num_samples"):
         evaluation.BoundEvaluator(model).elbo(data(), 0)

@@ -33,7 +33,7 @@ def test_outermost_calls_only_with_fit_epochs_and_steps():
     assert main == [
         "vaelib.data.pipeline.make_dataset",
         "vaelib.training.train.fit",
-        "vaelib.objectives.bounds.elbo",
+        "vaelib.evaluation.marginal_likelihood.elbo",
     ]
     assert not any(w in n for n in names for w in ("make_train", "vae_loss", "_steps"))
     fit_call = next(c for c in ledger.calls if c.name == "vaelib.training.train.fit")

@@ -54,7 +54,7 @@ from vaelib import layout as _layout
 from vaelib.data.in_memory import InMemoryData
 from vaelib.data.pipeline import binarize, make_dataset
 from vaelib.data.sources import Dataset, DataSource, load_dataset, load_fashion_mnist, load_mnist
-from vaelib.evaluation.marginal_likelihood import evaluate_bounds, iwae_bound
+from vaelib.evaluation.marginal_likelihood import elbo, evaluate_bounds, iwae_bound
 from vaelib.models.conv import ConvVAEConfig
 from vaelib.models.distributions import (
     bernoulli_log_prob,
@@ -75,7 +75,7 @@ from vaelib.models.likelihoods import (
 from vaelib.models.linear_gaussian import LinearGaussian, kl_gaussians
 from vaelib.models.mlp import MLP, Dense
 from vaelib.models.vae import VAE, Decoder, Encoder, VAEConfig, reparameterize
-from vaelib.objectives.bounds import elbo, elbo_terms, vae_loss
+from vaelib.objectives.bounds import elbo_terms, vae_loss
 from vaelib.objectives.classify import classification_loss, evaluate_classifier
 from vaelib.objectives.estimators import reparameterization_gradient, score_function_gradient
 from vaelib.objectives.importance_weighted import (

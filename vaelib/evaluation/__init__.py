@@ -2,8 +2,9 @@
 
 - :mod:`vaelib.evaluation.marginal_likelihood`: the importance-weighted bound L_k over a test
   set, in bounded memory (chapter 7).
-- :mod:`vaelib.evaluation.evaluator`: the compiled passes behind it (and behind large eager
-  :func:`vaelib.elbo` calls), one program per pass shape.
+- :mod:`vaelib.evaluation.evaluator`: the compiled passes behind it, and behind large eager
+  calls of ``vaelib.elbo`` (:func:`vaelib.evaluation.marginal_likelihood.elbo`), one program per
+  pass shape.
 - :mod:`vaelib.evaluation.ais`: annealed importance sampling from the prior, whose estimate
   does not depend on the encoder (checked against the linear-Gaussian model's exact log p(x)).
 - :mod:`vaelib.evaluation.model_bounds`: the ELBO and L_k per image of a VAE with a learned
@@ -22,6 +23,7 @@ from vaelib.evaluation.marginal_likelihood import (  # noqa: F401 (re-exported)
     _evaluator,
     _iwae_bound_op_by_op,
     _progress_bar,
+    elbo,
     evaluate_bounds,
     iwae_bound,
 )

@@ -23,21 +23,6 @@ __all__ = ["elbo", "elbo_terms", "vae_loss"]
 # The objectives below return such functions; vaelib.training takes them.
 LossFn = Callable[[tf.Module, object], Mapping[str, tf.Tensor]]
 
-# Called eagerly on a VAE with at least this many codes in all (num_samples x batch), elbo
-# sums its codes in compiled passes (vaelib.evaluation.BoundEvaluator.elbo). On the build
-# machine (scratch timing, chapter 9's 200-200 VAE, 25 images) a call of 25,000 codes ran
-# 4.5x faster compiled and saved about its own compilation (0.8 s); one of 2,500 saved
-# 0.03 s against a 0.2 s compilation. Smaller calls stay op by op.
-COMPILED_MIN_CODES = 20_000
-
-
-def _known_batch(x) -> int:
-    """``x``'s number of examples where its shape says it, else 0 (checked later)."""
-    shape = getattr(x, "shape", None)
-    if shape is None or len(shape) < 1 or shape[0] is None:
-        return 0
-    return int(shape[0])
-
 
 def _check_positive_int(name: str, value) -> None:
     validation.positive_int(name, value)
@@ -72,24 +57,11 @@ def elbo(
       analytic_kl: exact KL (lower variance) or Monte Carlo.
       seed: optional ``[2]`` int seed for the noise.
 
-    Called eagerly on a :class:`vaelib.VAE` with ``num_samples x batch`` at least
-    ``COMPILED_MIN_CODES``, the codes are summed in compiled passes
-    (:meth:`vaelib.evaluation.BoundEvaluator.elbo`): the same noise, the same numbers to
-    float tolerance.
-
     Returns:
       ``[batch]``, nats.
     """
     _check_num_samples(num_samples)
     analytic_kl = validation.flag("analytic_kl", analytic_kl)
-    if (
-        tf.executing_eagerly()
-        and isinstance(model, VAE)
-        and int(num_samples) * _known_batch(x) >= COMPILED_MIN_CODES
-    ):
-        from vaelib.evaluation.marginal_likelihood import _evaluator  # it imports this module
-
-        return _evaluator(model).elbo(x, num_samples, analytic_kl=analytic_kl, seed=seed)
     w = model.log_weights(x, int(num_samples), seed=seed)
     if analytic_kl:
         return tf.reduce_mean(w["log_px_z"], axis=0) - kl_normal_std(w["q_mu"], w["q_logvar"])
