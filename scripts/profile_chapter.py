@@ -102,7 +102,9 @@ def profile(path: pathlib.Path, quick: bool = False) -> dict:
 
 def _split(calls: list[dict]) -> dict[str, dict]:
     """Per short name: calls, seconds, and for fit-like calls set-up, steps."""
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    root = str(pathlib.Path(__file__).resolve().parents[1])
+    if root not in sys.path:  # vaelib from this checkout, imported only when summarizing
+        sys.path.insert(0, root)
     from vaelib.speed.ledger import Call, fit_split
 
     out: dict[str, dict] = {}
